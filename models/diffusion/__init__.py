@@ -1,0 +1,1 @@
+"""Uniform-noise discrete diffusion: schedule, noise process, denoisers, samplers, memories."""
