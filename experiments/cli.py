@@ -141,7 +141,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "submitit: SLURM job array (runs local subprocesses where no cluster is found)",
     )
     p.add_argument("--jobs", type=int, default=1, help="parallel workers for joblib / SLURM array parallelism")
-    p.add_argument("--seed", type=int, default=None, help="override the preset's base seed (new pattern sets, new runs)")
+    p.add_argument("--seed", type=int, default=None, help="override the preset's base seed (new patterns, new runs)")
     p.add_argument(
         "--models",
         type=lambda s: [m for m in s.split(",") if m],

@@ -200,9 +200,7 @@ def _submitit(run_cell, todo, jobs, folder: Path, slurm: dict | None):
     try:
         import submitit
     except ImportError as err:
-        raise ImportError(
-            "backend='submitit' needs the 'slurm' extra: pip install 'hopfield-testbed[slurm]'"
-        ) from err
+        raise ImportError("backend='submitit' needs the 'slurm' extra: pip install 'hopfield-testbed[slurm]'") from err
     executor = submitit.AutoExecutor(folder=str(folder))
     params = {"timeout_min": 60, "slurm_array_parallelism": max(jobs, 1)}
     params.update(slurm or {})
@@ -230,7 +228,8 @@ def read_results(out_dir: Path | str, experiment: str) -> pd.DataFrame:
     """Read ``OUT/<experiment>/results.parquet`` with a clear error when it is missing."""
     path = Path(out_dir) / experiment / "results.parquet"
     if not path.exists():
-        raise FileNotFoundError(f"no results for {experiment!r} at {path}; run `python -m experiments {experiment}` first")
+        hint = f"run `python -m experiments {experiment}` first"
+        raise FileNotFoundError(f"no results for {experiment!r} at {path}; {hint}")
     return pd.read_parquet(path)
 
 

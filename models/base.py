@@ -278,6 +278,7 @@ class AssociativeMemory(ABC):
 
     def _check_hyperparameters(self) -> None:
         """Validate hyperparameters; called at the start of :meth:`fit`."""
+        return None  # models without hyperparameters to check
 
     # -- public contract ---------------------------------------------------------
 
