@@ -19,6 +19,7 @@ __all__ = ["MODELS", "make", "get", "AssociativeMemory", "Retrieval", "NotFitted
 
 MODELS: dict[str, str] = {
     "classical": "models.classical:ClassicalHopfield",
+    "dense": "models.dense:DenseHopfield",
 }
 
 
