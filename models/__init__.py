@@ -20,6 +20,7 @@ __all__ = ["MODELS", "make", "get", "AssociativeMemory", "Retrieval", "NotFitted
 MODELS: dict[str, str] = {
     "classical": "models.classical:ClassicalHopfield",
     "dense": "models.dense:DenseHopfield",
+    "modern": "models.modern:ModernHopfield",
 }
 
 
