@@ -21,6 +21,8 @@ MODELS: dict[str, str] = {
     "classical": "models.classical:ClassicalHopfield",
     "dense": "models.dense:DenseHopfield",
     "modern": "models.modern:ModernHopfield",
+    "diffusion": "models.diffusion.memory:DiffusionMemory",
+    "oracle": "models.diffusion.memory:OracleMemory",
 }
 
 

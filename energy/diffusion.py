@@ -1,0 +1,100 @@
+"""Energies and entropies of uniform discrete diffusion over a stored set (pure functions).
+
+For a stored set ``{xi_mu}`` with uniform prior and uniform-noise corruption at keep
+probability ``alpha``, the noisy marginal is (reference/paper.md 5.2)::
+
+    p_t(x) = ((1 - alpha) / V)^L / K * sum_mu exp(beta A_mu(x)),   beta = log(1 + V alpha / (1 - alpha))
+
+with ``A_mu(x) = #{i : x^i = xi_mu^i}`` the agreements (the one-hot inner product).  So
+``-log p_t`` is, up to a constant, the log-sum-exp (DenseAM / modern Hopfield) energy
+``E_beta(x) = -log sum_mu exp(beta A_mu(x))``.  Single-site leave-one-out argmax updates
+never increase it (diffusion.md 4.4).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = ["agreements", "lse_energy", "log_marginal", "conditional_entropy"]
+
+
+def agreements(states: Tensor, patterns: Tensor) -> Tensor:
+    """Number of positions where each state equals each stored pattern.
+
+    Parameters
+    ----------
+    states : Tensor
+        ``long (B, L)``.
+    patterns : Tensor
+        ``long (K, L)``.
+
+    Returns
+    -------
+    Tensor
+        ``float64 (B, K)``: ``L - Hamming(state, pattern)``.
+    """
+    return (states[:, None, :] == patterns[None, :, :]).sum(-1, dtype=torch.float64)  # (B, K)
+
+
+def lse_energy(states: Tensor, patterns: Tensor, beta: float | Tensor) -> Tensor:
+    """Log-sum-exp energy ``E_beta(x) = -log sum_mu exp(beta A_mu(x))``, float64.
+
+    Not divided by ``beta``: in this form ``E_beta = -log p_t(x) + const`` exactly, and
+    ``E(x^{i<-v}) = -log Z^{(-i)} - log(1 + (e^beta - 1) pi^i(v))`` (diffusion.md 4.4).
+
+    Parameters
+    ----------
+    states : Tensor
+        ``long (B, L)``.
+    patterns : Tensor
+        ``long (K, L)``.
+    beta : float or Tensor
+        Inverse temperature; a ``(B,)`` tensor gives one per state.
+
+    Returns
+    -------
+    Tensor
+        ``float64 (B,)``.
+    """
+    if isinstance(beta, Tensor):
+        beta = beta.to(device=states.device, dtype=torch.float64).reshape(-1, 1)
+    return -torch.logsumexp(beta * agreements(states, patterns), dim=-1)  # (B,)
+
+
+def log_marginal(states: Tensor, patterns: Tensor, alpha: float, vocab_size: int) -> Tensor:
+    """Exact ``log p_t(x)`` of the stored set under uniform noise with keep probability ``alpha < 1``.
+
+    Returns
+    -------
+    Tensor
+        ``float64 (B,)``.
+    """
+    K, L = patterns.shape
+    beta = math.log1p(vocab_size * alpha / (1.0 - alpha))
+    const = L * math.log((1.0 - alpha) / vocab_size) - math.log(K)
+    return const - lse_energy(states, patterns, beta)
+
+
+def conditional_entropy(log_probs: Tensor) -> Tensor:
+    """Mean over positions of the per-token entropy ``-sum_v p log p`` in nats.
+
+    This is the memorisation probe of paper.md 3: applied to a NELBO-trained network at
+    ``t ~ 0`` it measures the *context-only* (leave-one-out) uncertainty of each token.
+
+    Parameters
+    ----------
+    log_probs : Tensor
+        ``(B, L, V)`` log-probabilities (``-inf`` allowed: ``0 log 0 = 0``).
+
+    Returns
+    -------
+    Tensor
+        ``float64 (B,)``.
+    """
+    lp = log_probs.to(torch.float64)
+    p = lp.exp()
+    h = -torch.where(p > 0, p * lp, torch.zeros_like(p)).sum(-1)  # (B, L)
+    return h.mean(-1)

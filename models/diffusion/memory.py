@@ -1,0 +1,373 @@
+"""Uniform-diffusion memories behind the testbed contract: a trained network and the exact oracle.
+
+* :class:`DiffusionMemory` (``"diffusion"``) trains the small transformer of
+  :mod:`models.diffusion.denoiser` on the stored patterns with the UDLM NELBO and
+  retrieves with one of the samplers of :mod:`models.diffusion.samplers`.
+* :class:`OracleMemory` (``"oracle"``) is the exact Bayes denoiser of the stored set (a
+  modern Hopfield update on one-hot codes at ``beta(t)``) run through the *same*
+  samplers, so the two differ only in the denoiser.
+
+``retrieve(queries, noise=t)`` starts the sampler at diffusion time ``t``: the queries are
+assumed to be corrupted at that level.  ``noise=None`` means ``DEFAULT_NOISE = 0.25``
+(a quarter of the tokens resampled).  ``Retrieval.entropy`` is the mean per-token
+conditional entropy of the leave-one-out prediction at ``t = 1e-5`` on the final states
+(the memorisation probe of paper.md 3): ~0 when the rest of each sequence pins every token.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from energy.diffusion import conditional_entropy, lse_energy
+from models.base import (
+    AssociativeMemory,
+    Retrieval,
+    check_bool,
+    check_choice,
+    check_generator,
+    check_positive,
+    check_positive_int,
+    check_tokens,
+    resolve_device,
+)
+from models.diffusion import samplers
+from models.diffusion.denoiser import DenoiserConfig
+from models.diffusion.oracle import Oracle
+from models.diffusion.schedule import beta
+from models.diffusion.train import TrainConfig, TrainResult, auto_threads, torch_threads, train
+
+__all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTROPY_TIME"]
+
+#: Diffusion time assumed when ``retrieve`` gets ``noise=None``.
+DEFAULT_NOISE = 0.25
+#: Time at which ``Retrieval.entropy`` evaluates the prediction (paper.md 3: t = 1e-5).
+ENTROPY_TIME = samplers.T_END
+#: Iteration cap of the fixed-point samplers when ``max_steps`` is not given.
+FIXED_POINT_MAX_STEPS = 100
+SAMPLERS = ("ancestral", "argmax", "fixed_point", "async_fixed_point")
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, Integral):
+        raise TypeError(f"seed must be an int >= 0, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    return int(seed)
+
+
+def _check_time(name: str, value: Any) -> float:
+    v = check_positive(name, value)
+    if v > 1:
+        raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
+    return v
+
+
+class _DiffusionBase(AssociativeMemory):
+    """Shared sampler dispatch, entropy read-out, ``denoise`` and ``generate``."""
+
+    sampler: str
+    dt: float
+    seed: int
+
+    @property
+    def batch_invariant(self) -> bool:  # type: ignore[override]
+        """False for the ancestral sampler: its Gumbel noise is drawn per row of the batch."""
+        return self.sampler != "ancestral"
+
+    def _denoiser(self) -> samplers.DenoiserFn:
+        raise NotImplementedError
+
+    def _threads(self) -> int | None:
+        return None
+
+    # -- public extras -------------------------------------------------------------
+
+    def denoise(self, x_t: Tensor, t: float | Tensor) -> Tensor:
+        """Leave-one-out log-probabilities ``log p(x_0^i | x_t^{-i})``.
+
+        Parameters
+        ----------
+        x_t : Tensor
+            ``long (B, L)`` noisy states.
+        t : float or Tensor
+            Diffusion time in ``(0, 1]``, scalar or ``(B,)``.
+
+        Returns
+        -------
+        Tensor
+            ``float64 (B, L, V)`` on the device of ``x_t``.
+        """
+        self._check_fitted()
+        check_tokens(x_t, "x_t", vocab_size=self.vocab_size_, length=self.patterns_.shape[1])
+        if isinstance(t, Tensor):
+            if t.dim() > 1 or (t.dim() == 1 and t.shape[0] != x_t.shape[0]) or not bool(((t > 0) & (t <= 1)).all()):
+                raise ValueError(f"t must be a scalar or a (B,) tensor of times in (0, 1], got shape {tuple(t.shape)}")
+        else:
+            _check_time("t", t)
+        x = x_t.to(self.device_)
+        with torch_threads(self._threads()):
+            out = self._denoiser()(x, samplers._times(t, x))
+        return out.to(x_t.device)
+
+    def generate(self, n: int, generator: torch.Generator | None = None, *, record: bool = False) -> Retrieval:
+        """Sample ``n`` sequences from pure noise with the ancestral sampler (``t = 1``, step ``dt``).
+
+        Returns
+        -------
+        Retrieval
+            ``states`` ``long (n, L)`` (CPU) and their conditional ``entropy``.
+        """
+        self._check_fitted()
+        n = check_positive_int("n", n)
+        check_generator(generator)
+        generator = generator if generator is not None else torch.Generator().manual_seed(self.seed)
+        with torch_threads(self._threads()):
+            r = samplers.generate(
+                self._denoiser(),
+                n,
+                self.patterns_.shape[1],
+                self.vocab_size_,
+                dt=self.dt,
+                generator=generator,
+                device=self.device_,
+                record=record,
+            )
+            entropy = self._entropy(r.states)
+        return _with(r, entropy=entropy, device="cpu")
+
+    # -- contract ------------------------------------------------------------------
+
+    def _entropy(self, states: Tensor) -> Tensor:
+        return conditional_entropy(self._denoiser()(states, samplers._times(ENTROPY_TIME, states)))
+
+    def _energies(self, trajectory: Tensor) -> Tensor | None:
+        return None
+
+    def _retrieve(
+        self,
+        queries: Tensor,
+        *,
+        noise: float | None,
+        max_steps: int | None,
+        generator: torch.Generator | None,
+        record: bool,
+    ) -> Retrieval:
+        t = DEFAULT_NOISE if noise is None else noise
+        generator = generator if generator is not None else torch.Generator().manual_seed(self.seed)
+        den = self._denoiser()
+        want_energies = record and self._has_energy()
+        with torch_threads(self._threads()):
+            if self.sampler == "ancestral":
+                r = samplers.ancestral(
+                    den, queries, t, dt=self.dt, max_steps=max_steps, generator=generator, record=record
+                )
+            elif self.sampler == "argmax":
+                r = samplers.argmax(den, queries, t, record=record)
+            elif self.sampler == "fixed_point":
+                r = samplers.fixed_point(den, queries, t, max_steps=max_steps or FIXED_POINT_MAX_STEPS, record=record)
+            else:
+                r = samplers.async_fixed_point(
+                    den,
+                    queries,
+                    t,
+                    max_steps=max_steps or FIXED_POINT_MAX_STEPS,
+                    generator=generator,
+                    record=record,
+                )
+            entropy = self._entropy(r.states)
+            energies = self._energies(r.trajectory) if want_energies else None
+        return _with(r, entropy=entropy, energies=energies)
+
+    def _has_energy(self) -> bool:
+        return False
+
+
+def _with(r: Retrieval, *, entropy: Tensor, energies: Tensor | None = None, device: Any = None) -> Retrieval:
+    def mv(x: Tensor | None) -> Tensor | None:
+        return None if x is None or device is None else x.to(device)
+
+    if device is None:
+        return Retrieval(r.states, r.steps, r.converged, energies, r.trajectory, entropy)
+    return Retrieval(mv(r.states), mv(r.steps), mv(r.converged), mv(energies), mv(r.trajectory), mv(entropy))
+
+
+class DiffusionMemory(_DiffusionBase):
+    """A uniform-noise discrete diffusion model trained to store the patterns.
+
+    Parameters
+    ----------
+    d_model, n_layers, n_heads : int
+        Transformer width, depth and heads (MLP ratio 4); defaults: the CPU recipe.
+    train_steps : int
+        Optimiser steps (a fixed budget, independent of the number of patterns).
+    batch_size : int
+        Sequences per step, drawn from the stored set with replacement.
+    lr : float
+        AdamW learning rate (no weight decay, gradient clipping 1.0).
+    sampler : {"ancestral", "argmax", "fixed_point", "async_fixed_point"}
+        Retrieval dynamics (:mod:`models.diffusion.samplers`).
+    dt : float
+        Step of the ancestral time grid.
+    checkpoint : str or path, optional
+        Directory.  If it holds a finished checkpoint of this run (same patterns and
+        settings), ``fit`` loads it; if it holds an unfinished one, training resumes;
+        otherwise ``fit`` trains and saves there.
+    seed : int
+        Seeds initial weights and training batches, and the sampler when ``retrieve``
+        gets no generator.
+    progress : bool
+        Show a training progress bar (terminals only).
+    device : str
+        Torch device for training and retrieval.
+
+    Attributes
+    ----------
+    model_ : Denoiser
+        The trained network (eval mode).
+    train_result_ : TrainResult
+        Loss history and timing of the last ``fit``.
+    """
+
+    name = "diffusion"
+
+    def __init__(
+        self,
+        d_model: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        train_steps: int = 2000,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        sampler: str = "ancestral",
+        dt: float = 0.01,
+        checkpoint: str | os.PathLike | None = None,
+        seed: int = 0,
+        progress: bool = False,
+        device: str = "cpu",
+    ) -> None:
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.train_steps = train_steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.sampler = sampler
+        self.dt = dt
+        self.checkpoint = checkpoint
+        self.seed = seed
+        self.progress = progress
+        self.device = device
+
+    def _check_hyperparameters(self) -> None:
+        for name in ("d_model", "n_layers", "n_heads", "train_steps", "batch_size"):
+            check_positive_int(name, getattr(self, name))
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        check_positive("lr", self.lr)
+        check_choice("sampler", self.sampler, SAMPLERS)
+        _check_time("dt", self.dt)
+        if self.checkpoint is not None and not isinstance(self.checkpoint, str | os.PathLike):
+            raise TypeError(f"checkpoint must be a directory path or None, got {type(self.checkpoint).__name__}")
+        _check_seed(self.seed)
+        check_bool("progress", self.progress)
+        resolve_device(self.device)
+
+    def _fit(self, patterns: Tensor) -> None:
+        model_config = DenoiserConfig(
+            vocab_size=self.vocab_size_,
+            length=patterns.shape[1],
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+        )
+        config = TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=float(self.lr), seed=self.seed)
+        self.train_result_: TrainResult = train(
+            patterns,
+            self.vocab_size_,
+            model_config,
+            config,
+            device=self.device_,
+            checkpoint=self.checkpoint,
+            progress=self.progress,
+        )
+        self.model_ = self.train_result_.model
+        self._network = samplers.NetworkDenoiser(self.model_)
+
+    def _denoiser(self) -> samplers.DenoiserFn:
+        return self._network
+
+    def _threads(self) -> int | None:
+        return auto_threads(self.model_, self.device_, None)
+
+
+class OracleMemory(_DiffusionBase):
+    """The exact Bayes denoiser of the stored set, run through the diffusion samplers.
+
+    Its denoiser is ``softmax_mu(beta(t) A_mu)`` over stored patterns (leave-one-out form),
+    i.e. a modern Hopfield net on one-hot codes whose inverse temperature is set by the
+    noise level; its energy is the log-sum-exp energy at ``beta(t_energy)``.
+
+    Parameters
+    ----------
+    sampler : {"ancestral", "argmax", "fixed_point", "async_fixed_point"}
+        Retrieval dynamics.
+    dt : float
+        Step of the ancestral time grid.
+    t_energy : float
+        Diffusion time whose ``beta`` defines :meth:`energy` (small: nearly nearest-pattern).
+    seed : int
+        Seeds the sampler when ``retrieve`` gets no generator.
+    device : str
+        Torch device.
+    """
+
+    name = "oracle"
+
+    def __init__(
+        self,
+        sampler: str = "ancestral",
+        dt: float = 0.01,
+        t_energy: float = 1e-3,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        self.sampler = sampler
+        self.dt = dt
+        self.t_energy = t_energy
+        self.seed = seed
+        self.device = device
+
+    def _check_hyperparameters(self) -> None:
+        check_choice("sampler", self.sampler, SAMPLERS)
+        _check_time("dt", self.dt)
+        _check_time("t_energy", self.t_energy)
+        _check_seed(self.seed)
+        resolve_device(self.device)
+
+    def _fit(self, patterns: Tensor) -> None:
+        self.oracle_ = Oracle(patterns, self.vocab_size_)
+
+    def _denoiser(self) -> samplers.DenoiserFn:
+        return self.oracle_
+
+    def association(self, states: Tensor, t: float) -> Tensor:
+        """``p(mu | x_t) = softmax_mu(beta(t) A_mu)``, ``float64 (B, K)`` (the Hopfield association)."""
+        self._check_fitted()
+        check_tokens(states, "states", vocab_size=self.vocab_size_, length=self.patterns_.shape[1])
+        _check_time("t", t)
+        return self.oracle_.association(states.to(self.device_), t).to(states.device)
+
+    def _has_energy(self) -> bool:
+        return True
+
+    def _energy(self, states: Tensor) -> Tensor:
+        return lse_energy(states, self.patterns_, beta(self.t_energy, self.vocab_size_))
+
+    def _energies(self, trajectory: Tensor) -> Tensor:
+        T, B, L = trajectory.shape
+        return self._energy(trajectory.reshape(T * B, L)).reshape(T, B)

@@ -1,0 +1,115 @@
+"""The exact Bayes denoiser of a stored set: a modern Hopfield update on one-hot codes.
+
+With the empirical data distribution (uniform over ``K`` stored patterns ``xi_mu``) and
+uniform-noise corruption, Bayes' rule gives (reference/diffusion.md 4.1-4.3)::
+
+    p(mu | x_t)          = softmax_mu(beta_t A_mu(x_t)),        A_mu = #{i : x_t^i = xi_mu^i}
+    p(x_0^i = v | x_t)   = sum_mu p(mu | x_t) [xi_mu^i = v]                 (full posterior)
+    pi^i(v)              = sum_mu softmax_mu(beta_t A_mu^{(-i)}) [xi_mu^i = v]   (leave-one-out)
+
+with ``beta_t = log(1 + V alpha_t / (1 - alpha_t))`` and ``A^{(-i)}`` the agreements
+outside position ``i``.  The first line is Ramsauer's update ``Xi softmax(beta Xi^T x)`` on
+one-hot codes, so this oracle must tie exactly with the modern Hopfield net.  The
+leave-one-out form is what a perfectly trained NELBO network outputs, so it is what the
+samplers consume.  Everything is float64: the softmax over ``beta * A`` with ``beta ~ 14``
+and ``A ~ L`` spans far more than float32's range of useful ratios.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from energy.diffusion import agreements
+from models.diffusion.schedule import EPS, beta
+
+__all__ = ["pattern_posterior", "full_posterior", "loo_posterior", "Oracle"]
+
+
+def _beta_column(b: float | Tensor, like: Tensor) -> float | Tensor:
+    if isinstance(b, Tensor):
+        return b.to(device=like.device, dtype=torch.float64).reshape(-1, *([1] * (like.dim() - 1)))
+    return b
+
+
+def pattern_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor) -> Tensor:
+    """``p(mu | x_t) = softmax_mu(beta_t A_mu(x_t))``.
+
+    Parameters
+    ----------
+    x_t : Tensor
+        ``long (B, L)`` noisy states.
+    patterns : Tensor
+        ``long (K, L)`` stored patterns.
+    beta_t : float or Tensor
+        Inverse temperature; a ``(B,)`` tensor gives one per row.
+
+    Returns
+    -------
+    Tensor
+        ``float64 (B, K)`` association weights.
+    """
+    A = agreements(x_t, patterns)  # (B, K)
+    return torch.softmax(_beta_column(beta_t, A) * A, dim=-1)
+
+
+def full_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, vocab_size: int) -> Tensor:
+    """``p(x_0^i = v | x_t) = sum_mu p(mu | x_t) [xi_mu^i = v]``, ``float64 (B, L, V)``."""
+    w = pattern_posterior(x_t, patterns, beta_t)  # (B, K)
+    return torch.einsum("bk,klv->blv", w, F.one_hot(patterns, vocab_size).to(torch.float64))
+
+
+def loo_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, vocab_size: int) -> Tensor:
+    """Leave-one-out ``pi^i(v) = sum_mu softmax_mu(beta_t A_mu^{(-i)}) [xi_mu^i = v]``, ``float64 (B, L, V)``.
+
+    Costs ``O(B L K)`` memory: the weights differ per position.
+    """
+    match = (x_t[:, :, None] == patterns.T[None, :, :]).to(torch.float64)  # (B, L, K)
+    A_loo = agreements(x_t, patterns)[:, None, :] - match  # (B, L, K) agreements without position i
+    w = torch.softmax(_beta_column(beta_t, A_loo) * A_loo, dim=-1)  # (B, L, K)
+    onehot = F.one_hot(patterns, vocab_size).to(torch.float64)  # (K, L, V)
+    return torch.einsum("blk,klv->blv", w, onehot)
+
+
+class Oracle:
+    """Exact Bayes denoiser of a stored set, as a sampler-compatible callable.
+
+    ``oracle(x_t, t)`` returns the leave-one-out log-probabilities ``(B, L, V)`` in
+    float64, the same quantity the NELBO-trained network outputs, so the two plug into
+    the same samplers.
+
+    Parameters
+    ----------
+    patterns : Tensor
+        ``long (K, L)`` stored patterns (kept by reference, not copied).
+    vocab_size : int
+        Alphabet size ``V``.
+    eps : float
+        Schedule floor of ``alpha_t = 1 - (1 - eps) t``.
+    """
+
+    def __init__(self, patterns: Tensor, vocab_size: int, eps: float = EPS) -> None:
+        self.patterns = patterns
+        self.vocab_size = vocab_size
+        self.eps = eps
+
+    def beta(self, t: float | Tensor) -> float | Tensor:
+        """Inverse temperature ``beta(t)`` of this vocabulary."""
+        return beta(t, self.vocab_size, self.eps)
+
+    def association(self, x_t: Tensor, t: float | Tensor) -> Tensor:
+        """``p(mu | x_t)``, ``float64 (B, K)``."""
+        return pattern_posterior(x_t, self.patterns, self.beta(t))
+
+    def posterior(self, x_t: Tensor, t: float | Tensor) -> Tensor:
+        """Full posterior ``p(x_0 | x_t)``, ``float64 (B, L, V)``."""
+        return full_posterior(x_t, self.patterns, self.beta(t), self.vocab_size)
+
+    def loo(self, x_t: Tensor, t: float | Tensor) -> Tensor:
+        """Leave-one-out prediction ``pi``, ``float64 (B, L, V)``."""
+        return loo_posterior(x_t, self.patterns, self.beta(t), self.vocab_size)
+
+    def __call__(self, x_t: Tensor, t: float | Tensor) -> Tensor:
+        """Leave-one-out log-probabilities ``float64 (B, L, V)`` (``-inf`` where no pattern has ``v`` at ``i``)."""
+        return torch.log(self.loo(x_t, t))

@@ -1,0 +1,316 @@
+"""Retrieval and generation samplers over any leave-one-out denoiser.
+
+A *denoiser* is any callable ``denoiser(x_t, t) -> log pi`` taking ``long (B, L)`` tokens
+and ``float64 (B,)`` times and returning the leave-one-out log-probabilities
+``log p(x_0^i | x_t^{-i})`` of shape ``(B, L, V)``.  The trained network (through
+:class:`NetworkDenoiser`) and the exact :class:`~models.diffusion.oracle.Oracle` both are.
+
+Samplers (reference/diffusion.md 3):
+
+* :func:`argmax` -- one network call, MAP read-out of the *full* posterior obtained from
+  the LOO prediction (4.3); the analogue of one Hopfield update.
+* :func:`fixed_point` -- iterate the MAP read-out at fixed ``t`` until nothing changes;
+  synchronous, so it can 2-cycle like a synchronous Hopfield net: cycles are detected.
+* :func:`async_fixed_point` -- single-site leave-one-out argmax, one position at a time
+  (a random order per sweep, the same for every row).  For the oracle this is exact
+  coordinate descent on the log-sum-exp energy at ``beta(t)`` (4.4), so it never increases
+  it and always converges.
+* :func:`ancestral` -- DDPM-style sampling from ``t`` down to ``t_end = 1e-5`` on a grid of
+  step ``dt``, each step drawn from the plug-in posterior ``q(x_s | x_t, pi)`` (1.3), then a
+  final noise-removal step to ``t = 0``.  Posterior and Gumbel-max draws are float64
+  (float32 sampling measurably biases discrete samplers).
+* :func:`generate` -- ancestral sampling from pure noise (``t = 1``).
+
+Every sampler is batched (one denoiser call per update for the whole batch, no loop over
+queries), never modifies its input and takes its randomness from a ``torch.Generator``
+(draws are made on the CPU, so results do not depend on the device).  ``steps`` counts
+denoiser evaluations per row (sweeps for :func:`async_fixed_point`, each ``L`` evaluations).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from models.base import Retrieval
+from models.diffusion.process import loo_to_posterior, posterior
+from models.diffusion.schedule import EPS, sigma
+
+__all__ = [
+    "DenoiserFn",
+    "NetworkDenoiser",
+    "map_estimate",
+    "argmax",
+    "fixed_point",
+    "async_fixed_point",
+    "ancestral",
+    "generate",
+    "T_END",
+]
+
+#: ``(x_t long (B, L), t float64 (B,)) -> leave-one-out log-probabilities (B, L, V)``.
+DenoiserFn = Callable[[Tensor, Tensor], Tensor]
+
+#: Last time of the ancestral grid before the final noise-removal step (DUO / paper: 1e-5).
+T_END = 1e-5
+
+
+class NetworkDenoiser:
+    """Wrap a :class:`~models.diffusion.denoiser.Denoiser` as a sampler-compatible callable.
+
+    Runs the network in eval mode without gradients on ``sigma(t)`` and returns its
+    log-probabilities in float64 (the network computes in float32).
+    """
+
+    def __init__(self, model: torch.nn.Module, eps: float = EPS) -> None:
+        self.model = model
+        self.eps = eps
+
+    @torch.inference_mode()
+    def __call__(self, x_t: Tensor, t: Tensor) -> Tensor:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            out = self.model(x_t, sigma(t.to(torch.float64), self.eps).float())  # (B, L, V)
+        finally:
+            self.model.train(was_training)
+        return out.double()
+
+
+def _times(t: float | Tensor, x: Tensor) -> Tensor:
+    """Scalar or ``(B,)`` time -> ``float64 (B,)`` on the device of ``x``."""
+    if isinstance(t, Tensor):
+        return t.to(device=x.device, dtype=torch.float64).expand(x.shape[0]).clone()
+    return torch.full((x.shape[0],), float(t), dtype=torch.float64, device=x.device)
+
+
+def _gumbel_argmax(log_probs: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One categorical draw per position by Gumbel-max, in float64; noise drawn on the CPU."""
+    u = torch.rand(log_probs.shape, generator=generator, dtype=torch.float64).to(log_probs.device)
+    gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(torch.float64).tiny)))
+    return (log_probs.to(torch.float64) + gumbel).argmax(-1)
+
+
+def _stack(trajectory: list[Tensor] | None) -> Tensor | None:
+    return None if trajectory is None else torch.stack(trajectory)
+
+
+def map_estimate(denoiser: DenoiserFn, x_t: Tensor, t: float | Tensor) -> Tensor:
+    """``argmax_v p(x_0^i = v | x_t)`` with the full posterior from the LOO output, ``long (B, L)``.
+
+    The LOO prediction ignores the observed token; the full posterior weighs it by
+    ``e^beta`` (4.3).  Ties go to the lowest token id (``torch.argmax``).
+    """
+    tt = _times(t, x_t)
+    return loo_to_posterior(denoiser(x_t, tt), x_t, tt).argmax(-1)
+
+
+def argmax(denoiser: DenoiserFn, x_t: Tensor, t: float | Tensor, *, record: bool = False) -> Retrieval:
+    """One-shot MAP retrieval (one denoiser call).  ``converged`` is True by definition."""
+    x = map_estimate(denoiser, x_t, t)
+    B = x_t.shape[0]
+    ones = torch.ones(B, dtype=torch.long, device=x.device)
+    traj = torch.stack([x_t, x]) if record else None
+    return Retrieval(states=x, steps=ones, converged=ones.bool(), trajectory=traj)
+
+
+def fixed_point(
+    denoiser: DenoiserFn, x_t: Tensor, t: float | Tensor, *, max_steps: int = 100, record: bool = False
+) -> Retrieval:
+    """Synchronous fixed-point iteration ``x <- argmax p(x_0 | x, t)`` at fixed ``t``.
+
+    A row stops when an update leaves it unchanged (``converged = True``) or when it
+    returns to the state of two iterations before, a 2-cycle (``converged = False``; the
+    later state of the cycle is returned).  Rows that stopped are no longer evaluated.
+    ``steps`` counts evaluations, including the one that confirmed the fixed point.
+
+    Parameters
+    ----------
+    denoiser : callable
+        ``(x_t, t) -> (B, L, V)`` LOO log-probabilities.
+    x_t : Tensor
+        ``long (B, L)`` queries (not modified).
+    t : float or Tensor
+        Diffusion time the iteration runs at (scalar or ``(B,)``).
+    max_steps : int
+        Cap on the number of iterations.
+    record : bool
+        Return the ``(T, B, L)`` trajectory (row 0 is the query).
+    """
+    B = x_t.shape[0]
+    tt = _times(t, x_t)
+    x, prev = x_t.clone(), x_t.clone()
+    steps = torch.zeros(B, dtype=torch.long, device=x.device)
+    converged = torch.zeros(B, dtype=torch.bool, device=x.device)
+    active = torch.ones(B, dtype=torch.bool, device=x.device)
+    trajectory = [x_t.clone()] if record else None
+    for k in range(max_steps):
+        idx = active.nonzero().squeeze(-1)
+        cur = x[idx]  # (A, L)
+        new = map_estimate(denoiser, cur, tt[idx])  # (A, L)
+        same = (new == cur).all(-1)  # (A,)
+        cycle = (new == prev[idx]).all(-1) & ~same if k > 0 else torch.zeros_like(same)
+        steps[idx] += 1
+        converged[idx] = same
+        prev[idx] = cur
+        x[idx] = new
+        active[idx] = ~(same | cycle)
+        if record:
+            trajectory.append(x.clone())
+        if not bool(active.any()):
+            break
+    return Retrieval(states=x, steps=steps, converged=converged, trajectory=_stack(trajectory))
+
+
+def async_fixed_point(
+    denoiser: DenoiserFn,
+    x_t: Tensor,
+    t: float | Tensor,
+    *,
+    max_steps: int = 100,
+    generator: torch.Generator | None = None,
+    record: bool = False,
+) -> Retrieval:
+    """Asynchronous leave-one-out coordinate descent: ``x^i <- argmax_v pi^i(v | x^{-i})``.
+
+    Each sweep visits every position once, in a random order drawn from ``generator``
+    and shared by all rows (each row is still updated one site at a time).  The current
+    token is kept when it ties for the maximum, so every change strictly lowers the
+    oracle energy.  A row has converged after a sweep that changes nothing.
+
+    The single-site update uses the LOO prediction, not the full posterior: for the
+    oracle, ``argmin_v E_beta(x^{i<-v}) = argmax_v pi^i(v)`` exactly (diffusion.md 4.4).
+
+    Returns
+    -------
+    Retrieval
+        ``steps`` = sweeps run (each costs ``L`` denoiser calls); the trajectory has one
+        row per sweep.
+    """
+    B, L = x_t.shape
+    tt = _times(t, x_t)
+    x = x_t.clone()
+    steps = torch.zeros(B, dtype=torch.long, device=x.device)
+    converged = torch.zeros(B, dtype=torch.bool, device=x.device)
+    trajectory = [x_t.clone()] if record else None
+    for _ in range(max_steps):
+        idx = (~converged).nonzero().squeeze(-1)
+        cur = x[idx]  # (A, L)
+        changed = torch.zeros(idx.shape[0], dtype=torch.bool, device=x.device)
+        for i in torch.randperm(L, generator=generator).tolist():
+            log_pi = denoiser(cur, tt[idx])[:, i]  # (A, V)
+            here = cur[:, i]
+            best = log_pi.argmax(-1)
+            keep = log_pi.gather(-1, here[:, None]).squeeze(-1) >= log_pi.gather(-1, best[:, None]).squeeze(-1)
+            new = torch.where(keep, here, best)
+            changed |= new != here
+            cur[:, i] = new
+        x[idx] = cur
+        steps[idx] += 1
+        converged[idx] = ~changed
+        if record:
+            trajectory.append(x.clone())
+        if bool(converged.all()):
+            break
+    return Retrieval(states=x, steps=steps, converged=converged, trajectory=_stack(trajectory))
+
+
+def time_grid(t: float, dt: float = 0.01, t_end: float = T_END, max_steps: int | None = None) -> Tensor:
+    """Decreasing ``float64`` grid ``t = t_0 > ... > t_n = t_end`` with spacing at most ``dt``.
+
+    ``n = ceil((t - t_end) / dt)`` (at least 1), capped at ``max_steps``.
+    """
+    n = max(1, math.ceil((t - t_end) / dt - 1e-9))
+    if max_steps is not None:
+        n = min(n, max_steps)
+    return torch.linspace(t, t_end, n + 1, dtype=torch.float64)
+
+
+def ancestral(
+    denoiser: DenoiserFn,
+    x_t: Tensor,
+    t: float,
+    *,
+    dt: float = 0.01,
+    t_end: float = T_END,
+    max_steps: int | None = None,
+    noise_removal: str = "ancestral",
+    generator: torch.Generator | None = None,
+    record: bool = False,
+) -> Retrieval:
+    """Ancestral sampling from time ``t`` to 0 (reference/diffusion.md 3, paper.md 1.4).
+
+    On the grid of :func:`time_grid`, each step draws
+    ``x_s ~ q(x_s | x_t, x_0 = pi(x_t, t))``, the plug-in posterior with the LOO
+    prediction, which is the exact reverse transition when ``pi`` is exact.  The final
+    step goes from ``t_end`` to 0: ``noise_removal="ancestral"`` samples the same posterior
+    with ``alpha_s = 1`` (i.e. the full posterior ``p(x_0 | x_t)``), ``"greedy"`` takes its
+    argmax.  (DUO's greedy takes the argmax of ``x_theta``; we use the full posterior, the
+    MAP estimate.)
+
+    Parameters
+    ----------
+    denoiser : callable
+        ``(x_t, t) -> (B, L, V)`` LOO log-probabilities.
+    x_t : Tensor
+        ``long (B, L)`` start states (not modified).
+    t : float
+        Start time in ``(t_end, 1]``.
+    dt : float
+        Largest grid step.
+    max_steps : int, optional
+        Cap on the number of grid steps (a coarser grid; the final step is extra).
+    noise_removal : {"ancestral", "greedy"}
+        Final step.
+    generator : torch.Generator, optional
+        Source of the Gumbel noise.
+    record : bool
+        Return the ``(n + 2, B, L)`` trajectory.
+
+    Returns
+    -------
+    Retrieval
+        ``steps = n + 1`` denoiser calls per row; ``converged`` is True (it reached t = 0).
+    """
+    if noise_removal not in ("ancestral", "greedy"):
+        raise ValueError(f"noise_removal must be 'ancestral' or 'greedy', got {noise_removal!r}")
+    grid = time_grid(max(float(t), t_end), dt, t_end, max_steps).tolist()
+    x = x_t.clone()
+    trajectory = [x_t.clone()] if record else None
+    for t_k, s_k in zip(grid[:-1], grid[1:], strict=True):
+        pi = denoiser(x, _times(t_k, x)).exp()  # (B, L, V) float64 LOO probabilities
+        x = _gumbel_argmax(torch.log(posterior(x, pi, s_k, t_k, pi.shape[-1])), generator)
+        if record:
+            trajectory.append(x)
+    log_pi = denoiser(x, _times(t_end, x))  # (B, L, V)
+    if noise_removal == "ancestral":
+        x = _gumbel_argmax(torch.log(posterior(x, log_pi.exp(), 0.0, t_end, log_pi.shape[-1])), generator)
+    else:
+        x = loo_to_posterior(log_pi, x, t_end).argmax(-1)
+    if record:
+        trajectory.append(x)
+    B = x_t.shape[0]
+    steps = torch.full((B,), len(grid), dtype=torch.long, device=x.device)
+    return Retrieval(
+        states=x, steps=steps, converged=torch.ones(B, dtype=torch.bool, device=x.device), trajectory=_stack(trajectory)
+    )
+
+
+def generate(
+    denoiser: DenoiserFn,
+    n: int,
+    length: int,
+    vocab_size: int,
+    *,
+    dt: float = 0.01,
+    noise_removal: str = "ancestral",
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+    record: bool = False,
+) -> Retrieval:
+    """Sample ``n`` sequences from pure noise: ``x_1 ~ Uniform(V)^L``, then :func:`ancestral` from ``t = 1``."""
+    x1 = torch.randint(0, vocab_size, (n, length), generator=generator).to(device)
+    return ancestral(denoiser, x1, 1.0, dt=dt, noise_removal=noise_removal, generator=generator, record=record)
