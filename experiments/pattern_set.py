@@ -59,8 +59,9 @@ def draw_rows(seed: int, stream: int, n: int, draw, chunk: int = 256) -> np.ndar
 
     Chunking makes every generator *nested*: the first ``k`` rows do not depend on
     ``n``, so ``gen(K=8).train`` equals ``gen(K=16).train[:8]`` and training subsets
-    are prefixes of one pool.  Streams separate train (0), test (1) and auxiliary draws
-    (2, ...) of the same seed, so the test set does not move when ``K`` changes.
+    are prefixes of one pool (at the cost of drawing up to ``chunk - 1`` unused rows).
+    Streams separate train (0), test (1) and auxiliary draws (2, ...) of the same seed,
+    so the test set does not move when ``K`` changes.
 
     Parameters
     ----------
@@ -81,7 +82,9 @@ def draw_rows(seed: int, stream: int, n: int, draw, chunk: int = 256) -> np.ndar
     parts = []
     for c in range(math.ceil(n / chunk)):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(stream, c))))
-        parts.append(np.asarray(draw(rng, min(chunk, n - c * chunk)), dtype=np.int64))
+        # Always draw a whole chunk and cut: vectorised draws interleave rows, so a
+        # shorter draw would not be a prefix of a longer one.
+        parts.append(np.asarray(draw(rng, chunk), dtype=np.int64)[: n - c * chunk])
     if not parts:
         # ``draw`` must still return shape (0, L) so that an empty test set knows its length.
         return np.asarray(draw(np.random.default_rng(0), 0), dtype=np.int64)
