@@ -116,36 +116,49 @@ class DenseHopfield(AssociativeMemory):
 
     # -- the update rule ---------------------------------------------------------------
 
-    def _site_gains(self, o: Tensor, cur: Tensor, i: int) -> tuple[Tensor, Tensor]:
-        """Energy decrease ``E(current) - E(s_i = v)`` for every candidate token ``v``.
+    def _gain(self, o: Tensor, delta: Tensor) -> Tensor:
+        """Energy decrease ``E(o) - E(o + delta)`` for overlap changes ``delta``.
 
         Parameters
         ----------
         o : Tensor
             ``float64 (B, K)`` overlaps of the current states.
-        cur : Tensor
-            ``long (B,)`` current tokens at site ``i``.
+        delta : Tensor
+            ``float64 (B, ..., K)`` changes of the overlaps (one per candidate).
 
         Returns
         -------
-        gains : Tensor
-            ``float64 (B, V)``; zero (up to rounding for ``"exp"``) at the current token.
-        delta : Tensor
-            ``float64 (B, V, K)`` change of the overlaps if site ``i`` is set to ``v``.
+        Tensor
+            ``float64 (B, ...)``.
         """
-        C = self._site_codes(i)  # (V, K)
-        delta = C[None, :, :] - C[cur][:, None, :]  # (B, V, K)
+        extra = (None,) * (delta.dim() - 2)  # broadcast o over the candidate dimensions
         if self.F == "exp":
-            # E = -(1/beta) lse(beta o), so E(cur) - E(v) = (1/beta) ln sum_mu softmax(beta o)_mu
-            # exp(beta delta_mu): a log-sum-exp difference, exact in form and overflow-free.
-            logp = torch.log_softmax(self.beta_ * o, dim=-1)  # (B, K)
-            gains = torch.logsumexp(logp[:, None, :] + self.beta_ * delta, dim=-1) / self.beta_  # (B, V)
-        else:
-            # Per-pattern differences keep the sum small; on integer overlaps every term is
-            # an exact integer in float64 (while below 2**53), so ties are exact.
-            f_now = interaction(o, self.F, self.n_)  # (B, K)
-            gains = (interaction(o[:, None, :] + delta, self.F, self.n_) - f_now[:, None, :]).sum(-1)  # (B, V)
-        return gains, delta
+            # E = -(1/beta) lse(beta o), so E(o) - E(o + d) = (1/beta) ln sum_mu softmax(beta o)_mu
+            # exp(beta d_mu): a log-sum-exp difference, exact in form and overflow-free.
+            logp = torch.log_softmax(self.beta_ * o, dim=-1)[(slice(None), *extra)]  # (B, ..., K)
+            return torch.logsumexp(logp + self.beta_ * delta, dim=-1) / self.beta_
+        # Per-pattern differences keep the sum small; on integer overlaps every term is an
+        # exact integer in float64 (while below 2**53), so ties are exact.
+        o = o[(slice(None), *extra)]  # (B, ..., K)
+        return (interaction(o + delta, self.F, self.n_) - interaction(o, self.F, self.n_)).sum(-1)
+
+    def _flip_delta(self, cur: Tensor, i: int) -> Tensor:
+        """Spins: overlap change ``-2 s_i xi_i^mu`` if site ``i`` flips, ``float64 (B, K)``."""
+        spin = cur.to(torch.float64) * 2 - 1  # (B,)
+        return -2 * spin[:, None] * self.columns_[i][None, :]  # (B, K)
+
+    def _candidate_deltas(self, cur: Tensor, i: int) -> Tensor:
+        """Overlap change if site ``i`` is set to each token ``v``, ``float64 (B, V, K)``."""
+        C = self._site_codes(i)  # (V, K) contribution of each token to each overlap
+        return C[None, :, :] - C[cur][:, None, :]  # (B, V, K)
+
+    def _site_gains(self, o: Tensor, cur: Tensor, i: int) -> Tensor:
+        """``E(current) - E(s_i = v)`` for every token ``v``; 0 at the current token. ``(B, V)``."""
+        if self.vocab_size_ == 2:
+            gains = torch.zeros(cur.shape[0], 2, dtype=torch.float64, device=o.device)  # (B, 2)
+            gains.scatter_(1, (1 - cur)[:, None], self._gain(o, self._flip_delta(cur, i))[:, None])
+            return gains
+        return self._gain(o, self._candidate_deltas(cur, i))
 
     def _tie_tolerance(self) -> float:
         # Polynomial gains are exact integers: a tie is an exact tie. Log-sum-exp gains carry
@@ -153,32 +166,43 @@ class DenseHopfield(AssociativeMemory):
         # are ties, so rounding can never make a state cycle between equal-energy states.
         return 1e-12 * (1.0 / self.beta_ + 2.0) if self.F == "exp" else 0.0
 
-    def _choose(self, gains: Tensor, cur: Tensor) -> Tensor:
-        """Token of lowest energy per row; keep the current one on ties. ``long (B,)``."""
+    def _site_step(self, o: Tensor, cur: Tensor, i: int) -> tuple[Tensor, Tensor]:
+        """Update site ``i`` of every state: token of lowest energy, current one kept on ties.
+
+        Returns
+        -------
+        new : Tensor
+            ``long (B,)`` new tokens at site ``i``.
+        o_new : Tensor
+            ``float64 (B, K)`` overlaps after the change (exact: integer increments).
+        """
+        tol = self._tie_tolerance()
+        if self.vocab_size_ == 2:
+            # Spins have one alternative: flip iff that lowers the energy by more than a tie.
+            delta = self._flip_delta(cur, i)  # (B, K)
+            flip = self._gain(o, delta) > tol  # (B,)
+            return torch.where(flip, 1 - cur, cur), o + delta * flip[:, None]
+        delta = self._candidate_deltas(cur, i)  # (B, V, K)
+        gains = self._gain(o, delta)  # (B, V), 0 (up to rounding for exp) at the current token
         best = gains.argmax(-1)  # (B,) first maximum among candidates
         g_best = gains.gather(1, best[:, None]).squeeze(1)  # (B,)
         g_cur = gains.gather(1, cur[:, None]).squeeze(1)  # (B,)
-        return torch.where(g_best - g_cur > self._tie_tolerance(), best, cur)
+        new = torch.where(g_best - g_cur > tol, best, cur)  # (B,)
+        return new, o + delta.gather(1, new[:, None, None].expand(-1, 1, o.shape[1])).squeeze(1)
 
     def _sweep_async(self, s: Tensor, o: Tensor, order: list[int]) -> tuple[Tensor, Tensor]:
         """One asynchronous sweep over ``order``; returns new ``(states, overlaps)``."""
         s = s.clone()  # (B, L)
-        K = o.shape[1]
         for i in order:
-            cur = s[:, i]  # (B,)
-            gains, delta = self._site_gains(o, cur, i)
-            new = self._choose(gains, cur)  # (B,)
-            # Incremental overlaps: add the change caused by the chosen token (0 if unchanged).
-            o = o + delta.gather(1, new[:, None, None].expand(-1, 1, K)).squeeze(1)  # (B, K)
-            s[:, i] = new
+            # Incremental overlaps: o changes only by the chosen token's contribution.
+            s[:, i], o = self._site_step(o, s[:, i], i)
         return s, o
 
     def _step_sync(self, s: Tensor, o: Tensor) -> tuple[Tensor, Tensor]:
         """One synchronous step: every site chooses given the previous state."""
         new = torch.empty_like(s)  # (B, L)
         for i in range(s.shape[1]):
-            gains, _ = self._site_gains(o, s[:, i], i)
-            new[:, i] = self._choose(gains, s[:, i])
+            new[:, i] = self._site_step(o, s[:, i], i)[0]
         return new, self.overlaps(new)
 
     # -- contract ----------------------------------------------------------------------
@@ -262,7 +286,7 @@ class DenseHopfield(AssociativeMemory):
         o = self.overlaps(s)  # (B, K)
         gaps = torch.empty(*s.shape, self.vocab_size_, dtype=torch.float64, device=s.device)  # (B, L, V)
         for i in range(s.shape[1]):
-            gaps[:, i] = self._site_gains(o, s[:, i], i)[0]
+            gaps[:, i] = self._site_gains(o, s[:, i], i)
         return gaps.to(states.device)
 
     def local_fields(self, states: Tensor) -> Tensor:
