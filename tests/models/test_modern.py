@@ -1,0 +1,300 @@
+"""Theory checks for the modern Hopfield memory (``models.modern``).
+
+Row ids (C12a, ...) and tolerances are those of shared/reference/theory.md section 4; the
+source is Ramsauer et al., "Hopfield Networks is All You Need" (ICLR 2021; theory.md 2.8).
+Corruption follows the reference simulation: every bit flips independently with
+probability rho. Fixed seeds throughout.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+import torch
+
+import models
+from energy.dense import lse, modern_energy
+from models.modern import ModernHopfield, ramsauer_update
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The checks are sized for one core; restore the thread count afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _tokens(K: int, L: int, V: int = 2, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, V, (K, L), generator=torch.Generator().manual_seed(seed))  # (K, L)
+
+
+def _bernoulli_flips(patterns: torch.Tensor, rho: float, seed: int) -> torch.Tensor:
+    """Flip each binary token independently with probability ``rho``."""
+    g = torch.Generator().manual_seed(seed)
+    flip = torch.rand(patterns.shape, generator=g) < rho  # (B, L)
+    return torch.where(flip, 1 - patterns, patterns)
+
+
+def _exact_fraction(net, patterns, queries, **kw) -> float:
+    r = net.retrieve(queries, **kw)
+    return float((r.states == patterns).all(1).double().mean())
+
+
+# -- theory.md section 4 ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [17, 18])
+def test_c12a_one_update_retrieves_from_10_percent_flips_at_K_10d(seed):
+    # C12a (Ramsauer Thm 4/5): d = 64, K = 640 = 10 d, beta = 1, 10 % flips, ONE update
+    # (max_steps=1): P(exact) >= 0.99 (reference 1.00).
+    P = _tokens(640, 64, seed=seed)
+    net = models.make("modern", beta=1.0).fit(P)
+    q = _bernoulli_flips(P, 0.10, seed=seed + 1)
+    assert _exact_fraction(net, P, q, max_steps=1) >= 0.99
+
+
+def test_c12b_one_update_from_20_percent_flips():
+    # C12b: same with 20 % flips: >= 0.85 (reference 0.955).
+    P = _tokens(640, 64, seed=19)
+    net = models.make("modern", beta=1.0).fit(P)
+    q = _bernoulli_flips(P, 0.20, seed=20)
+    assert _exact_fraction(net, P, q, max_steps=1) >= 0.85
+
+
+def test_c12c_small_beta_collapses_to_the_global_average():
+    # C12c: beta = 0.02, one update: mean |out| / sqrt(d) < 0.1 (reference 0.046, the norm of
+    # the average of the stored patterns).
+    P = _tokens(640, 64, seed=21)
+    net = models.make("modern", beta=0.02).fit(P)
+    out = net.update(_bernoulli_flips(P, 0.10, seed=22))  # (B, d)
+    assert float(out.norm(dim=1).mean() / math.sqrt(64)) < 0.1
+
+
+def test_c12d_exponential_capacity_K_100d():
+    # C12d: d = 64, K = 6400 = 100 d, beta = 1, 10 % flips, one update: P(exact) >= 0.99.
+    P = _tokens(6400, 64, seed=23)
+    net = models.make("modern", beta=1.0).fit(P)
+    targets = P[:640]
+    q = _bernoulli_flips(targets, 0.10, seed=24)
+    assert _exact_fraction(net, targets, q, max_steps=1) >= 0.99
+
+
+@pytest.mark.parametrize("beta", [0.05, 0.5, 2.0])
+def test_c13_energy_never_increases_gaussian_patterns(beta):
+    # C13 (CCCP, Ramsauer Eqs. 19-22): Gaussian patterns, max E(xi_t+1) - E(xi_t) <= 1e-9 (1 + |E|).
+    g = torch.Generator().manual_seed(25)
+    X = torch.randn(200, 32, generator=g, dtype=torch.float64)  # (K, d)
+    xi = 3 * torch.randn(50, 32, generator=g, dtype=torch.float64)  # (B, d)
+    E = modern_energy(xi, X, beta)  # (B,)
+    worst = -math.inf
+    for _ in range(30):
+        xi = ramsauer_update(xi, X, beta)
+        E_new = modern_energy(xi, X, beta)
+        worst = max(worst, float(((E_new - E) / (1 + E.abs())).max()))
+        E = E_new
+    assert worst <= 1e-9
+
+
+def test_c14_one_step_error_obeys_the_theorem_5_bound():
+    # C14 (Ramsauer Thm 5): xi = x_i, d = 64, K = 640, beta = 0.5:
+    # max |f(x_i) - x_i| / [2 (K-1) M exp(-beta Delta_i)] < 1 (reference 0.008).
+    K, d, beta = 640, 64, 0.5
+    P = _tokens(K, d, seed=26)
+    net = models.make("modern", beta=beta).fit(P)
+    X = net.stored_patterns_  # (K, d)
+    G = X @ X.T  # (K, K)
+    self_overlap = G.diagonal().clone()  # (K,)
+    G.fill_diagonal_(-math.inf)
+    delta = self_overlap - G.max(1).values  # (K,) separation Delta_i
+    M = math.sqrt(d)  # max |x_i| for +-1 patterns
+    error = (net.update(P) - X).norm(dim=1)  # (K,)
+    ratio = error / (2 * (K - 1) * M * torch.exp(-beta * delta))
+    assert float(ratio.max()) < 1
+
+
+def test_c15_beta_to_zero_gives_the_mean_of_the_stored_patterns():
+    # C15: beta = 1e-4: |out - mean(X)|_inf < 1e-3 (reference 2e-4), for one update and for
+    # the continuous fixed point.
+    P = _tokens(640, 64, seed=27)
+    net = models.make("modern", beta=1e-4).fit(P)
+    q = _bernoulli_flips(P[:100], 0.3, seed=28)
+    mean = net.stored_patterns_.mean(0)  # (d,)
+    assert float((net.update(q) - mean).abs().max()) < 1e-3
+    fixed, steps, converged = net.retrieve_continuous(q)
+    assert bool(converged.all())
+    assert float((fixed - mean).abs().max()) < 1e-3
+
+
+def test_c16_near_duplicates_form_a_metastable_state_at_small_beta():
+    # C16: two near-duplicates (4 of 64 bits differ) among 50 patterns, iterated to a fixed
+    # point from one of them: softmax mass on the pair is split at beta = 0.1 (both > 0.3)
+    # and concentrated at beta = 2 (max > 0.99).
+    P = _tokens(50, 64, seed=29)
+    P[1] = P[0]
+    P[1, :4] = 1 - P[0, :4]
+    masses = {}
+    for beta in (0.1, 2.0):
+        net = models.make("modern", beta=beta, max_steps=1000).fit(P)
+        fixed, _, converged = net.retrieve_continuous(P[:1])
+        assert bool(converged.all())
+        masses[beta] = net.association(fixed)[0, :2]  # (2,)
+    assert bool((masses[0.1] > 0.3).all()), masses[0.1]
+    assert float(masses[2.0].max()) > 0.99, masses[2.0]
+
+
+def test_c18_hflayers_static_memory_matches_the_native_update():
+    # C18: hflayers.Hopfield in the pure-memory configuration equals our update;
+    # update_steps_max = k performs k + 1 updates. float32 in hflayers' own run: atol 1e-5.
+    hflayers = pytest.importorskip("hflayers")
+    P = _tokens(640, 64, seed=30)
+    native = models.make("modern", beta=0.25).fit(P)
+    via_hf = models.make("modern", beta=0.25, backend="hflayers").fit(P)
+    q = _bernoulli_flips(P[:64], 0.2, seed=31)
+    assert torch.allclose(native.update(q), via_hf.update(q), atol=1e-5)
+    assert torch.equal(native.retrieve(q).states, via_hf.retrieve(q).states)
+    X = native.stored_patterns_.float()  # (K, d)
+    xi = native.encode(q).float()  # (B, d)
+    for k in (0, 1, 4):
+        layer = hflayers.Hopfield(
+            scaling=0.25,
+            update_steps_max=k,
+            update_steps_eps=1e-30,  # never stop early on the association change
+            normalize_stored_pattern=False,
+            normalize_stored_pattern_affine=False,
+            normalize_state_pattern=False,
+            normalize_state_pattern_affine=False,
+            normalize_pattern_projection=False,
+            normalize_pattern_projection_affine=False,
+            stored_pattern_as_static=True,
+            state_pattern_as_static=True,
+            pattern_projection_as_static=True,
+            disable_out_projection=True,
+        )
+        Y = X[None].expand(xi.shape[0], *X.shape)  # (B, K, d)
+        with torch.no_grad():
+            out = layer((Y, xi[:, None, :], Y))[:, 0]  # (B, d)
+        ref = xi.double()
+        for _ in range(k + 1):
+            ref = ramsauer_update(ref, X.double(), 0.25)
+        assert torch.allclose(out.double(), ref, atol=1e-5)
+
+
+# -- the other identities of the issue -------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding,V", [("spin", 2), ("onehot", 2), ("onehot", 5)])
+@pytest.mark.parametrize("beta", [0.05, 0.5, 4.0])
+def test_recorded_energies_never_increase(encoding, V, beta):
+    P = _tokens(40, 16, V=V, seed=32)
+    net = models.make("modern", beta=beta, encoding=encoding, max_steps=50).fit(P, vocab_size=V)
+    q = _tokens(24, 16, V=V, seed=33)
+    r = net.retrieve(q, record=True)
+    E = r.energies  # (T, B)
+    assert E.shape[0] == r.trajectory.shape[0] == int(r.steps.max()) + 1
+    assert torch.allclose(E[0], net.energy(q), rtol=1e-12, atol=1e-12)
+    assert float((E[1:] - E[:-1]).max()) <= 1e-9 * (1 + float(E.abs().max()))
+    assert bool((net.energy(q) >= -1e-12).all())  # the constants make E >= 0
+
+
+@pytest.mark.parametrize("encoding,V", [("spin", 2), ("onehot", 4)])
+def test_large_beta_retrieves_the_nearest_stored_pattern(encoding, V):
+    P = _tokens(30, 32, V=V, seed=34)
+    q = _tokens(300, 32, V=V, seed=35)
+    dist = (q[:, None, :] != P[None]).sum(-1)  # (B, K) Hamming distances
+    d2, idx = dist.topk(2, dim=1, largest=False)
+    unique = d2[:, 1] > d2[:, 0]
+    net = models.make("modern", beta=50.0, encoding=encoding).fit(P, vocab_size=V)
+    r = net.retrieve(q[unique])
+    assert int(unique.sum()) >= 50
+    assert torch.equal(r.states, P[idx[unique, 0]])
+    assert r.steps.max() <= 2
+
+
+def test_association_is_the_exact_softmax_of_beta_times_matches():
+    # The diffusion oracle relies on this to 1e-10: posterior = softmax(beta * #matches).
+    V, beta = 5, 1.7
+    P = _tokens(40, 12, V=V, seed=36)
+    q = _tokens(8, 12, V=V, seed=37)
+    net = models.make("modern", beta=beta, encoding="onehot").fit(P, vocab_size=V)
+    matches = (q[:, None, :] == P[None]).sum(-1).double()  # (B, K)
+    expected = torch.softmax(beta * matches, dim=-1)
+    got = net.association(q)
+    assert got.dtype == torch.float64 and got.shape == (8, 40)
+    assert float((got - expected).abs().max()) <= 1e-14
+    assert torch.allclose(net.association(net.encode(q)), got, rtol=0, atol=0)
+
+
+def test_energy_is_ramsauers_formula_with_its_constants():
+    beta = 0.8
+    P = _tokens(20, 10, V=3, seed=38)
+    net = models.make("modern", beta=beta).fit(P, vocab_size=3)
+    assert net.encoding_ == "onehot"
+    s = _tokens(6, 10, V=3, seed=39)
+    xi = net.encode(s)  # (B, 30)
+    X = net.stored_patterns_  # (K, 30)
+    expected = -lse(xi @ X.T, beta) + 0.5 * (xi * xi).sum(1) + math.log(20) / beta + 0.5 * 10
+    assert torch.allclose(net.energy(s), expected, rtol=1e-13, atol=1e-13)
+
+
+def test_decode_keeps_the_query_token_on_ties():
+    spin = models.make("modern").fit(_tokens(3, 4, seed=40))
+    xi = torch.tensor([[0.5, 0.0, -0.2, 0.0]], dtype=torch.float64)
+    fallback = torch.tensor([[0, 1, 1, 0]])
+    assert spin.decode(xi, fallback).tolist() == [[1, 1, 0, 0]]
+    onehot = models.make("modern").fit(_tokens(3, 2, V=3, seed=41), vocab_size=3)
+    z = torch.tensor([[0.4, 0.4, 0.2, 0.3, 0.3, 0.3]], dtype=torch.float64)  # (1, L*V)
+    assert onehot.decode(z, torch.tensor([[1, 2]])).tolist() == [[1, 2]]
+    assert onehot.decode(z, torch.tensor([[2, 0]])).tolist() == [[0, 0]]  # not tied: first max
+
+
+def test_converged_rows_stop_while_others_continue():
+    P = _tokens(50, 32, seed=42)
+    net = models.make("modern", beta=0.3, max_steps=200).fit(P)
+    q = torch.cat([P[:2], _bernoulli_flips(P[2:4], 0.3, seed=43)])
+    xi, steps, converged = net.retrieve_continuous(q)
+    one = [net.retrieve_continuous(q[i : i + 1]) for i in range(4)]
+    assert steps.tolist() == [int(o[1]) for o in one]
+    assert all(torch.equal(xi[i], one[i][0][0]) for i in range(4))
+    r = net.retrieve(q, max_steps=1)
+    assert r.steps.tolist() == [1, 1, 1, 1]
+    assert bool(r.converged.all()) is (int(steps.max()) == 1)
+
+
+def test_update_and_continuous_inputs_are_validated():
+    net = models.make("modern").fit(_tokens(5, 8, seed=44))
+    with pytest.raises(ValueError, match=r"xi.*\(B, D=8\)"):
+        net.update(torch.zeros(2, 9, dtype=torch.float64))
+    with pytest.raises(TypeError, match="xi"):
+        net.update([[0.0] * 8])
+    with pytest.raises(ValueError, match="max_steps"):
+        net.retrieve_continuous(_tokens(2, 8), max_steps=0)
+    out = net.update(torch.zeros(2, 8, dtype=torch.float32))
+    assert out.dtype == torch.float64 and out.shape == (2, 8)
+
+
+@pytest.mark.parametrize(
+    "hyper,V,error,match",
+    [
+        ({"encoding": "spin"}, 4, ValueError, "encoding='spin' needs vocab_size=2"),
+        ({"encoding": "dense"}, 2, ValueError, "encoding must be one of"),
+        ({"backend": "torch"}, 2, ValueError, "backend must be one of"),
+        ({"tol": 0.0}, 2, ValueError, "tol"),
+        ({"beta": float("inf")}, 2, ValueError, "beta"),
+        ({"max_steps": 1.5}, 2, TypeError, "max_steps"),
+    ],
+)
+def test_bad_hyperparameters_raise_on_fit(hyper, V, error, match):
+    net = models.make("modern", **hyper)
+    assert isinstance(net, ModernHopfield)
+    with pytest.raises(error, match=match):
+        net.fit(_tokens(3, 8, V=V), vocab_size=V)
+
+
+def test_missing_hflayers_raises_an_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "hflayers", None)  # makes `import hflayers` fail
+    with pytest.raises(ImportError, match="pip install git\\+.*ml-jku/hopfield-layers"):
+        models.make("modern", backend="hflayers").fit(_tokens(3, 8))
