@@ -286,10 +286,11 @@ def _render_letter(ch: str, size: int) -> np.ndarray:
         font = ImageFont.load_default(size=scale)  # scalable built-in font (Pillow >= 10.1 with FreeType)
     except (TypeError, ImportError, OSError):
         font, stroke = ImageFont.load_default(), 0  # old Pillow / no FreeType: the built-in bitmap font
-    left, top, right, bottom = font.getbbox(ch, stroke_width=stroke)
+    widen = {"stroke_width": stroke} if stroke else {}
+    left, top, right, bottom = font.getbbox(ch, **widen)
     w, h = max(right - left, 1), max(bottom - top, 1)
     glyph = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(glyph).text((-left, -top), ch, fill=255, font=font, stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(glyph).text((-left, -top), ch, fill=255, font=font, **widen)
     side = max(w, h)
     square = Image.new("L", (side, side), 0)
     square.paste(glyph, ((side - w) // 2, (side - h) // 2))
