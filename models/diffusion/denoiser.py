@@ -118,13 +118,16 @@ class Denoiser(nn.Module):
         super().__init__()
         self.config = cfg = config
         d = cfg.d_model
-        self.tok_emb = nn.Embedding(cfg.vocab_size, d)
-        self.pos_emb = nn.Parameter(torch.zeros(cfg.length, d))
-        self.time_mlp = nn.Sequential(nn.Linear(cfg.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
-        self.ln_f = nn.LayerNorm(d, elementwise_affine=False)
-        self.ada_f = nn.Linear(d, 2 * d)  # shift/scale before the output layer, zero-initialised
-        self.head = nn.Linear(d, cfg.vocab_size)  # zero-initialised: the first output is uniform
+        # torch's layer constructors draw their default init from the global RNG; fork it so
+        # that building a model leaves the caller's RNG untouched (we re-initialise below).
+        with torch.random.fork_rng(devices=[]):
+            self.tok_emb = nn.Embedding(cfg.vocab_size, d)
+            self.pos_emb = nn.Parameter(torch.zeros(cfg.length, d))
+            self.time_mlp = nn.Sequential(nn.Linear(cfg.freq_dim, d), nn.SiLU(), nn.Linear(d, d))
+            self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+            self.ln_f = nn.LayerNorm(d, elementwise_affine=False)
+            self.ada_f = nn.Linear(d, 2 * d)  # shift/scale before the output layer, zero-initialised
+            self.head = nn.Linear(d, cfg.vocab_size)  # zero-initialised: the first output is uniform
         self.reset_parameters(generator)
 
     @torch.no_grad()

@@ -65,6 +65,11 @@ def corrupt(
     return torch.where(resample, fresh.to(x0.device), x0)
 
 
+def _as(t: float | Tensor, like: Tensor) -> float | Tensor:
+    """Times as ``like``'s dtype and device, so that schedule quantities are computed in that precision."""
+    return t.to(device=like.device, dtype=like.dtype) if isinstance(t, Tensor) else t
+
+
 def _per_row(value: float | Tensor, like: Tensor) -> float | Tensor:
     """Broadcast a scalar or a ``(B,)`` tensor against ``(B, L, V)`` tensors as ``(B, 1, 1)``."""
     if isinstance(value, Tensor):
@@ -121,8 +126,8 @@ def posterior(
     x = _x0_vectors(x0, vocab_size)  # (B, L, V)
     z = F.one_hot(x_t, vocab_size).to(x.dtype)  # (B, L, V)
     V = vocab_size
-    a_t = _per_row(alpha(t, eps), x)
-    a_s = _per_row(alpha(s, eps), x)
+    a_t = _per_row(alpha(_as(t, x), eps), x)
+    a_s = _per_row(alpha(_as(s, x), eps), x)
     a_ts = a_t / a_s
     num = V * a_t * x * z + (a_ts - a_t) * z + (a_s - a_t) * x + (a_s - a_t) * (1 - a_s) / (V * a_s)  # (B, L, V)
     den = V * a_t * (x * z).sum(-1, keepdim=True) + 1 - a_t  # (B, L, 1)
@@ -166,6 +171,7 @@ def nelbo(
         ``(B, L)`` per-token loss in the dtype of ``log_x_theta``.
     """
     V = log_x_theta.shape[-1]
+    t = _as(t, log_x_theta)
     a, da = alpha(t, eps), dalpha(t, eps)
     if isinstance(a, Tensor):
         a, da = _per_row(a, log_x_theta), _per_row(da, log_x_theta)  # (B, 1, 1)
@@ -190,7 +196,7 @@ def nelbo(
 def _beta_logits(x_t: Tensor, t: float | Tensor, like: Tensor, eps: float) -> Tensor:
     """``beta_t * onehot(x_t)`` as ``(B, L, V)`` in the dtype of ``like``."""
     V = like.shape[-1]
-    b = beta(t, V, eps)
+    b = beta(_as(t, like), V, eps)
     b = _per_row(b, like) if isinstance(b, Tensor) else b
     return F.one_hot(x_t, V).to(like.dtype) * b
 
