@@ -1,0 +1,245 @@
+"""Capacity: how many random patterns each memory stores, against theory.
+
+For every memory and load ``K/N`` on unbiased random binary patterns (the same
+pattern set for every memory at a given ``(N, K, seed)``):
+
+* ``frac_stable``: stored patterns that are exact fixed points of one update;
+* ``frac_exact``: patterns retrieved exactly from queries with 10 % of the bits flipped;
+* ``frac_m95``: patterns retrieved with final overlap ``m >= 0.95`` (at most 2.5 %
+  wrong bits), the sense of "retrieval" in Amit-Gutfreund-Sompolinsky's
+  ``alpha_c = 0.138`` (retrieval with < 1.5 % errors, theory.md 2.1).
+
+The capacity estimate of a memory is the largest load up to which at least 90 % of
+the probes are retrieved (``frac_m95``; ``frac_exact`` is reported beside it and
+compares with McEliece's ``N / (2 ln N)``, which is about exact recall).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from experiments import zoo
+from experiments.corruption import flip
+from experiments.patterns import random_patterns
+from models.diffusion.schedule import EPS
+
+NAME = "capacity"
+MODEL_CHOICES = zoo.HOPFIELD_MODELS
+THRESHOLD = 0.9  # share of probes that must be retrieved for a load to count as stored
+
+
+@dataclass(frozen=True)
+class Config:
+    """Capacity sweep: models x loads x seeds on random +-1 patterns of ``n_units`` bits."""
+
+    models: tuple[str, ...] = zoo.HOPFIELD_MODELS
+    n_units: int = 200
+    loads: tuple[float, ...] = (0.05, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0)
+    flip: float = 0.1
+    n_probe: int = 100
+    seeds: int = 2
+    seed: int = 0
+
+
+PRESETS = {
+    "quick": Config(),
+    "paper": Config(
+        n_units=500,
+        loads=(0.02, 0.05, 0.08, 0.1, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16, 0.18, 0.2, 0.3, 0.5, 0.7, 0.9)
+        + (1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0),
+        n_probe=200,
+        seeds=5,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    n_units: int
+    load: float
+    flip: float
+    n_probe: int
+    seed: int
+
+
+def cells(config: Config) -> list[Cell]:
+    return [
+        Cell(m, config.n_units, load, config.flip, config.n_probe, config.seed + s)
+        for m in config.models
+        for load in config.loads
+        for s in range(config.seeds)
+    ]
+
+
+def noise_for_flip(rho: float, vocab_size: int = 2) -> float:
+    """Diffusion time whose expected changed fraction ``(1 - alpha)(1 - 1/V)`` is ``rho``."""
+    one_minus_alpha = min(rho * vocab_size / (vocab_size - 1), 1.0)
+    return min(max(one_minus_alpha / (1.0 - EPS), 1e-5), 1.0)
+
+
+def run_cell(cell: Cell) -> list[dict]:
+    start = time.perf_counter()
+    N = cell.n_units
+    K = max(1, round(cell.load * N))
+    ps = random_patterns(K, N, vocab_size=2, seed=cell.seed)  # same set for every model
+    net = zoo.build(cell.model).fit(ps.train, vocab_size=2)
+    targets = ps.train[: min(K, cell.n_probe)]  # i.i.d. patterns: the first ones are a random sample
+    t = noise_for_flip(cell.flip)
+    g = torch.Generator().manual_seed(cell.seed * 7919 + K)
+
+    one = net.retrieve(targets, noise=t, max_steps=1, generator=g)
+    stable = (one.states == targets).all(dim=1)
+
+    queries = flip(targets, round(cell.flip * N), 2, generator=g)
+    r = net.retrieve(queries, noise=t, generator=g)
+    m = 2.0 * (r.states == targets).double().mean(dim=1) - 1.0  # overlap of +-1 codes
+    return [
+        {
+            "model": cell.model,
+            "family": zoo.family(cell.model),
+            "n_units": N,
+            "n_patterns": K,
+            "load": cell.load,
+            "flip": cell.flip,
+            "seed": cell.seed,
+            "pattern_hash": ps.hash,
+            "n_probe": len(targets),
+            "frac_stable": float(stable.double().mean()),
+            "frac_exact": float((r.states == targets).all(dim=1).double().mean()),
+            "frac_m95": float((m >= 0.95).double().mean()),
+            "mean_overlap": float(m.mean()),
+            "frac_converged": float(r.converged.double().mean()),
+            "mean_steps": float(r.steps.double().mean()),
+            "wall_s": time.perf_counter() - start,
+        }
+    ]
+
+
+# -- theory ----------------------------------------------------------------------------
+
+
+def double_factorial(k: int) -> int:
+    return math.prod(range(k, 0, -2)) if k > 0 else 1
+
+
+def theory_loads(n_units: int) -> dict[str, float]:
+    """Theoretical capacities as loads K/N (theory.md 2.1, 2.4-2.7)."""
+    N = n_units
+    lnN = math.log(N)
+    out = {
+        "AGS 0.138 N": 0.138,
+        "McEliece N/(2 ln N)": 1 / (2 * lnN),
+        "Storkey N/sqrt(2 ln N)": 1 / math.sqrt(2 * lnN),
+        "pseudo-inverse N": 1.0,
+    }
+    for n in (3, 4):
+        out[f"Krotov-Hopfield n={n}"] = N ** (n - 1) / (2 * double_factorial(2 * n - 3) * lnN) / N
+    return out
+
+
+def capacity_estimates(results: pd.DataFrame, threshold: float = THRESHOLD) -> pd.DataFrame:
+    """Per model: the largest load up to which the mean retrieved share stays >= threshold.
+
+    Loads are scanned upwards and the scan stops at the first failing load, so one
+    lucky load above a failure does not count.  ``nan`` when even the smallest load fails.
+    """
+    rows = []
+    for (model, n_units), df in results.groupby(["model", "n_units"], sort=False):
+        mean = df.groupby("load")[["frac_m95", "frac_exact"]].mean().sort_index()
+        est = {}
+        for col in ("frac_m95", "frac_exact"):
+            ok = (mean[col] >= threshold).to_numpy()
+            fail = np.flatnonzero(~ok)
+            upto = len(ok) if fail.size == 0 else fail[0]
+            est[col] = float(mean.index[upto - 1]) if upto > 0 else float("nan")
+            est[col + "_censored"] = bool(fail.size == 0)  # never failed: capacity beyond the grid
+        rows.append(
+            {
+                "model": model,
+                "n_units": n_units,
+                "capacity_load": est["frac_m95"],
+                "capacity_load_exact": est["frac_exact"],
+                "beyond_grid": est["frac_m95_censored"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary(results: pd.DataFrame) -> str:
+    est = capacity_estimates(results)
+    lines = ["capacity estimates (largest load K/N with >= 90% of probes retrieved from 10% flips):"]
+    for r in est.itertuples():
+        more = " (no failure on the grid)" if r.beyond_grid else ""
+        lines.append(f"  {r.model:24s} m>=0.95: {r.capacity_load:6.3g} N{more}   exact: {r.capacity_load_exact:6.3g} N")
+    return "\n".join(lines)
+
+
+# -- figure ----------------------------------------------------------------------------
+
+_PANELS = {
+    "classical": (
+        "Classical (Hebb / pseudo-inverse / Storkey)",
+        ("AGS 0.138 N", "McEliece N/(2 ln N)", "Storkey N/sqrt(2 ln N)", "pseudo-inverse N"),
+    ),
+    "dense": ("Dense associative memory", ("McEliece N/(2 ln N)", "Krotov-Hopfield n=3", "Krotov-Hopfield n=4")),
+    "modern": ("Modern Hopfield and Bayes oracle", ()),
+}
+
+
+def plot(results: pd.DataFrame, run_info: dict) -> dict:
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from experiments.figures import palette
+
+    n_units = int(results["n_units"].iloc[0])
+    theory = theory_loads(n_units)
+    colours = palette(results["model"].unique())
+    fams = [f for f in _PANELS if f in set(results["family"].replace({"oracle": "modern"}))]
+    fig, axes = plt.subplots(2, len(fams), figsize=(4.2 * len(fams), 6.4), sharex=True, sharey=True, squeeze=False)
+    df = results.assign(panel=results["family"].replace({"oracle": "modern"}))
+    for j, fam in enumerate(fams):
+        sub = df[df["panel"] == fam]
+        title, lines = _PANELS[fam]
+        for i, (col, label) in enumerate(
+            (("frac_stable", "exact fixed points"), ("frac_m95", "retrieved (m >= 0.95)"))
+        ):
+            ax = axes[i, j]
+            sns.lineplot(
+                data=sub, x="load", y=col, hue="model", palette=colours, marker="o", errorbar="se", ax=ax, legend=i == 1
+            )
+            for k, name in enumerate(lines):
+                ax.axvline(theory[name], color="0.4", ls=(0, (4, 2 + k)), lw=1)
+                if i == 0:
+                    ax.text(
+                        theory[name],
+                        1.02 + 0.07 * (k % 2),
+                        name,
+                        rotation=0,
+                        fontsize=6,
+                        ha="center",
+                        transform=ax.get_xaxis_transform(),
+                    )
+            ax.set_xscale("log")
+            ax.axhline(THRESHOLD, color="0.8", lw=0.8)
+            ax.set_ylabel(label if j == 0 else "")
+            ax.set_xlabel("load K/N" if i == 1 else "")
+            if i == 0:
+                ax.set_title(title, pad=22)
+        leg = axes[1, j].get_legend()
+        if leg is not None:
+            leg.set_title(None)
+            for t in leg.get_texts():
+                t.set_fontsize(7)
+    fig.suptitle(
+        f"Capacity on random patterns, N = {n_units}, queries with {results['flip'].iloc[0]:.0%} flips", y=1.02
+    )
+    fig.tight_layout()
+    return {"capacity": fig}
