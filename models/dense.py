@@ -100,65 +100,67 @@ class DenseHopfield(AssociativeMemory):
     def _fit(self, patterns: Tensor) -> None:
         self.n_ = int(self.n)
         self.beta_ = float(self.beta)
-        # Site-major pattern columns, so that the per-site code below is a cheap row read.
-        if self.vocab_size_ == 2:
-            self.columns_ = (patterns.T.to(torch.float64) * 2 - 1).contiguous()  # (L, K) spins
-        else:
-            self.columns_ = patterns.T.contiguous()  # (L, K) tokens
+        # Overlap change per changed site: spins s.xi move by 2, agreement counts by 1.
+        self.step_ = 2.0 if self.vocab_size_ == 2 else 1.0
+        self.columns_ = patterns.T.contiguous()  # (L, K) site-major, so a site is a cheap row read
         self._tokens = torch.arange(self.vocab_size_, device=self.device_)  # (V,)
 
-    def _site_codes(self, i: int) -> Tensor:
-        """Contribution of each candidate token at site ``i`` to each overlap, ``float64 (V, K)``."""
-        col = self.columns_[i]  # (K,)
-        if self.vocab_size_ == 2:
-            return torch.stack([-col, col])  # token 0 is spin -1, token 1 is spin +1
-        return (col[None, :] == self._tokens[:, None]).to(torch.float64)  # (V, K)
+    def _site_onehot(self, i: int) -> Tensor:
+        """Which stored patterns hold token ``v`` at site ``i``, ``float64 (V, K)``."""
+        return (self.columns_[i][None, :] == self._tokens[:, None]).to(torch.float64)  # (V, K)
+
+    def _onehot(self, tokens: Tensor) -> Tensor:
+        return torch.nn.functional.one_hot(tokens, self.vocab_size_).to(torch.float64)  # (B, V)
 
     # -- the update rule ---------------------------------------------------------------
+    #
+    # Setting site i from token `cur` to `v` raises the overlap with every pattern that holds
+    # `v` there by c (c = 2 for spins, 1 for one-hot), lowers it by c for every pattern that
+    # holds `cur`, and leaves the rest alone. So the energy change of every candidate is a
+    # sum over two groups of patterns, and one site update costs O(B K) for any V. The
+    # grouping is a product with the (V, K) one-hot table of site i, which BLAS does fast.
 
-    def _gain(self, o: Tensor, delta: Tensor) -> Tensor:
-        """Energy decrease ``E(o) - E(o + delta)`` for overlap changes ``delta``.
+    def _site_gains(self, o: Tensor, cur: Tensor, i: int) -> Tensor:
+        """Energy decrease ``E(current) - E(s_i = v)`` for every token ``v`` at site ``i``.
 
         Parameters
         ----------
         o : Tensor
             ``float64 (B, K)`` overlaps of the current states.
-        delta : Tensor
-            ``float64 (B, ..., K)`` changes of the overlaps (one per candidate).
+        cur : Tensor
+            ``long (B,)`` current tokens at site ``i``.
 
         Returns
         -------
         Tensor
-            ``float64 (B, ...)``.
+            ``float64 (B, V)``, exactly 0 at the current token. For ``F = "exp"`` in the
+            units of the log form ``-(1/beta) logsumexp(beta o)`` of the energy.
         """
-        extra = (None,) * (delta.dim() - 2)  # broadcast o over the candidate dimensions
+        C = self._site_onehot(i)  # (V, K)
+        c = self.step_
         if self.F == "exp":
-            # E = -(1/beta) lse(beta o), so E(o) - E(o + d) = (1/beta) ln sum_mu softmax(beta o)_mu
-            # exp(beta d_mu): a log-sum-exp difference, exact in form and overflow-free.
-            logp = torch.log_softmax(self.beta_ * o, dim=-1)[(slice(None), *extra)]  # (B, ..., K)
-            return torch.logsumexp(logp + self.beta_ * delta, dim=-1) / self.beta_
-        # Per-pattern differences keep the sum small; on integer overlaps every term is an
-        # exact integer in float64 (while below 2**53), so ties are exact.
-        o = o[(slice(None), *extra)]  # (B, ..., K)
-        return (interaction(o + delta, self.F, self.n_) - interaction(o, self.F, self.n_)).sum(-1)
-
-    def _flip_delta(self, cur: Tensor, i: int) -> Tensor:
-        """Spins: overlap change ``-2 s_i xi_i^mu`` if site ``i`` flips, ``float64 (B, K)``."""
-        spin = cur.to(torch.float64) * 2 - 1  # (B,)
-        return -2 * spin[:, None] * self.columns_[i][None, :]  # (B, K)
-
-    def _candidate_deltas(self, cur: Tensor, i: int) -> Tensor:
-        """Overlap change if site ``i`` is set to each token ``v``, ``float64 (B, V, K)``."""
-        C = self._site_codes(i)  # (V, K) contribution of each token to each overlap
-        return C[None, :, :] - C[cur][:, None, :]  # (B, V, K)
-
-    def _site_gains(self, o: Tensor, cur: Tensor, i: int) -> Tensor:
-        """``E(current) - E(s_i = v)`` for every token ``v``; 0 at the current token. ``(B, V)``."""
-        if self.vocab_size_ == 2:
-            gains = torch.zeros(cur.shape[0], 2, dtype=torch.float64, device=o.device)  # (B, 2)
-            gains.scatter_(1, (1 - cur)[:, None], self._gain(o, self._flip_delta(cur, i))[:, None])
-            return gains
-        return self._gain(o, self._candidate_deltas(cur, i))
+            # E = -(1/beta) lse(beta o), so beta (E(cur) - E(v)) = ln sum_mu p_mu exp(beta delta_mu)
+            # with p = softmax(beta o): a log-sum-exp difference. Grouping the patterns by
+            # their token at site i, with masses P_w (sums of positive terms, so accurate even
+            # when tiny), it is the logsumexp of three terms:
+            #   beta c + ln P_v,   -beta c + ln P_cur,   ln(mass of all other tokens).
+            mass = torch.softmax(self.beta_ * o, dim=-1) @ C.T  # (B, V)
+            mass_cur = mass.gather(1, cur[:, None])  # (B, 1)
+            rest = (mass.sum(-1, keepdim=True) - mass - mass_cur).clamp(min=0)  # (B, V); 0 for spins
+            terms = torch.stack(
+                [self.beta_ * c + mass.log(), (-self.beta_ * c + mass_cur.log()).expand_as(mass), rest.log()], -1
+            )  # (B, V, 3); log(0) = -inf is harmless inside logsumexp
+            gains = torch.logsumexp(terms, dim=-1) / self.beta_  # (B, V)
+        else:
+            # Every pattern moves one way for every v != cur: down by c if it holds cur, up by c
+            # otherwise (counted only for the v it holds), so one shifted evaluation serves all v.
+            # Per-pattern differences keep the sums small; on integer overlaps every term, and
+            # every sum, is an exact integer in float64 (while below 2**53): ties are exact.
+            shifted = torch.addmm(o + c, self._onehot(cur), C, alpha=-2 * c)  # (B, K)
+            diff = interaction(shifted, self.F, self.n_) - interaction(o, self.F, self.n_)  # (B, K)
+            by_token = diff @ C.T  # (B, V): gains of patterns holding v, losses of those holding cur
+            gains = by_token + by_token.gather(1, cur[:, None])  # (B, V)
+        return gains.scatter(1, cur[:, None], 0.0)  # staying put changes nothing
 
     def _tie_tolerance(self) -> float:
         # Polynomial gains are exact integers: a tie is an exact tie. Log-sum-exp gains carry
@@ -176,25 +178,19 @@ class DenseHopfield(AssociativeMemory):
         o_new : Tensor
             ``float64 (B, K)`` overlaps after the change (exact: integer increments).
         """
-        tol = self._tie_tolerance()
-        if self.vocab_size_ == 2:
-            # Spins have one alternative: flip iff that lowers the energy by more than a tie.
-            delta = self._flip_delta(cur, i)  # (B, K)
-            flip = self._gain(o, delta) > tol  # (B,)
-            return torch.where(flip, 1 - cur, cur), o + delta * flip[:, None]
-        delta = self._candidate_deltas(cur, i)  # (B, V, K)
-        gains = self._gain(o, delta)  # (B, V), 0 (up to rounding for exp) at the current token
+        gains = self._site_gains(o, cur, i)  # (B, V)
         best = gains.argmax(-1)  # (B,) first maximum among candidates
-        g_best = gains.gather(1, best[:, None]).squeeze(1)  # (B,)
-        g_cur = gains.gather(1, cur[:, None]).squeeze(1)  # (B,)
-        new = torch.where(g_best - g_cur > tol, best, cur)  # (B,)
-        return new, o + delta.gather(1, new[:, None, None].expand(-1, 1, o.shape[1])).squeeze(1)
+        change = gains.gather(1, best[:, None]).squeeze(1) > self._tie_tolerance()  # (B,)
+        new = torch.where(change, best, cur)  # (B,)
+        # Incremental overlaps: +c for patterns holding the new token, -c for the old one
+        # (a zero row where nothing changed).
+        swap = self._onehot(new) - self._onehot(cur)  # (B, V)
+        return new, torch.addmm(o, swap, self._site_onehot(i), alpha=self.step_)
 
     def _sweep_async(self, s: Tensor, o: Tensor, order: list[int]) -> tuple[Tensor, Tensor]:
         """One asynchronous sweep over ``order``; returns new ``(states, overlaps)``."""
         s = s.clone()  # (B, L)
         for i in order:
-            # Incremental overlaps: o changes only by the chosen token's contribution.
             s[:, i], o = self._site_step(o, s[:, i], i)
         return s, o
 
@@ -317,6 +313,4 @@ class DenseHopfield(AssociativeMemory):
 
         A state is a fixed point of the dynamics exactly when no site is unstable.
         """
-        gaps = self.energy_gaps(states)  # (B, L, V)
-        g_cur = gaps.gather(-1, states.to(gaps.device)[..., None]).squeeze(-1)  # (B, L)
-        return gaps.amax(-1) - g_cur > self._tie_tolerance()
+        return self.energy_gaps(states).amax(-1) > self._tie_tolerance()  # gap is 0 at the current token
