@@ -41,7 +41,7 @@ def test_capacity_estimate_stops_at_first_failure():
 
 
 def _sweep(model, loads, n_units=200, seeds=3):
-    cfg = capacity.Config(models=(model,), n_units=n_units, loads=loads, seeds=seeds, seed=101)
+    cfg = capacity.Config(models=(model,), n_units=n_units, loads=loads, loads_high=(), seeds=seeds, seed=101)
     return pd.DataFrame([row for cell in capacity.cells(cfg) for row in capacity.run_cell(cell)])
 
 
