@@ -15,7 +15,17 @@ CONFORMANCE: dict[str, dict] = {
     "modern-onehot": {"model": "modern", "hyper": {"beta": 4.0}, "K": 6, "L": 16, "V": 5},
     "oracle": {"hyper": {}, "K": 4, "L": 12, "V": 5},
     "diffusion": {
-        "hyper": {"d_model": 16, "n_layers": 1, "n_heads": 2, "train_steps": 150, "sampler": "argmax", "seed": 0},
+        # ~400 steps memorise both patterns (recovery 1.0 at t = 0.1, entropy ~0.02 nats) in a few seconds.
+        "hyper": {
+            "d_model": 16,
+            "n_layers": 1,
+            "n_heads": 2,
+            "train_steps": 400,
+            "batch_size": 32,
+            "lr": 3e-3,
+            "sampler": "argmax",
+            "seed": 0,
+        },
         "K": 2,
         "L": 8,
         "V": 4,
