@@ -1,0 +1,377 @@
+"""Spurious states: where each memory settles from starts that are not near one pattern.
+
+For every memory and load ``K/N`` on unbiased random binary patterns (plus a held-out
+set of ``K`` patterns drawn the same way, so that "unseen test" is measured), three
+kinds of start are run to their final state:
+
+* ``random``: uniform random states (:func:`experiments.corruption.random_states`);
+* ``corrupted``: stored patterns with 40 % of the bits flipped (heavy corruption,
+  just inside the basin of a Hebbian net at low load, theory.md C7c);
+* ``mixture``: symmetric 3-mixtures ``sign(xi^1 + xi^2 + xi^3)`` of random triples of
+  stored patterns (:func:`experiments.metrics.symmetric_mixtures`), overlap 1/2 with
+  each component (theory.md 2.3, C6a).
+
+Each final state gets one class of :data:`experiments.metrics.OUTCOMES` (exact match
+for "retrieved", "other stored", "reversed" and "unseen test"; ``max |m| > 0.9`` not
+exact: "near stored"; ``0.3 < max |m| <= 0.9``: "mixture-like"; ``<= 0.3``:
+"spin-glass-like", the thresholds of theory.md 2.3).  The *target* that "retrieved"
+refers to is the source pattern of a corrupted start and the nearest stored pattern
+(in Hamming distance) of a random or mixture start.
+
+For mixture starts the table also holds whether the mixture itself is a fixed point:
+``unstable_bits``, the fraction of positions that one synchronous update of the memory
+changes at the mixture (theory.md C6b/C6c: 0 at ``alpha = 0.01``, > 0 at
+``alpha = 0.05`` for the Hebbian net), and the component overlaps after the dynamics
+(C6, "drifts toward one component" above ``alpha = 0.03``).
+
+The oracle conditions on the corruption level: ``noise = 1`` (pure noise) for random
+starts, ``noise_for_flip(0.4)`` for corrupted ones, ``noise_for_flip(0.25)`` for
+mixtures (a 3-mixture differs from each component in a quarter of the positions).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+import models
+from experiments import zoo
+from experiments.capacity import noise_for_flip
+from experiments.corruption import flip, random_states
+from experiments.metrics import OUTCOMES, nearest, outcome_classes, overlap, symmetric_mixtures
+from experiments.patterns import random_patterns
+
+NAME = "spurious"
+MODEL_CHOICES = zoo.HOPFIELD_MODELS
+DEFAULT_MODELS = (
+    "classical-hebb",
+    "classical-pseudoinverse",
+    "classical-storkey",
+    "dense-n3",
+    "dense-exp",
+    "modern-b1",
+    "oracle",
+)
+STARTS = ("random", "corrupted", "mixture")
+MIXTURE_SIZE = 3
+MIXTURE_DISTANCE = 0.25  # expected Hamming fraction from a 3-mixture to each component
+#: Classes whose endpoint is (within 10 % of the bits) a stored pattern or its reverse.
+PURE = ("retrieved", "other stored", "reversed", "near stored")
+#: Fixed colour per outcome class, so that every panel and figure reads the same way.
+OUTCOME_COLOURS = {
+    "retrieved": "#1a9850",
+    "other stored": "#91cf60",
+    "reversed": "#4575b4",
+    "unseen test": "#762a83",
+    "near stored": "#fee08b",
+    "mixture-like": "#fdae61",
+    "spin-glass-like": "#d73027",
+    "not converged": "#969696",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Spurious-state sweep: models x loads x seeds, each from ``n_starts`` starts of every kind."""
+
+    models: tuple[str, ...] = DEFAULT_MODELS
+    n_units: int = 200
+    loads: tuple[float, ...] = (0.02, 0.03, 0.05, 0.08, 0.1, 0.14, 0.2, 0.3)
+    starts: tuple[str, ...] = STARTS
+    n_starts: int = 100
+    corruption: float = 0.4
+    seeds: int = 1
+    seed: int = 0
+
+
+PRESETS = {
+    "quick": Config(),
+    "paper": Config(
+        n_units=500,
+        loads=(0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.12, 0.14, 0.17, 0.2, 0.25, 0.3, 0.5),
+        n_starts=200,
+        seeds=3,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    n_units: int
+    load: float
+    starts: tuple[str, ...]
+    n_starts: int
+    corruption: float
+    seed: int
+
+
+def cells(config: Config) -> list[Cell]:
+    unknown = [s for s in config.starts if s not in STARTS]
+    if unknown:
+        raise ValueError(f"unknown start kind(s) {unknown}; choose from {list(STARTS)}")
+    return [
+        Cell(m, config.n_units, load, tuple(config.starts), config.n_starts, config.corruption, config.seed + s)
+        for m in config.models
+        for load in config.loads
+        for s in range(config.seeds)
+    ]
+
+
+def _seed(*parts: int) -> int:
+    """One deterministic 63-bit seed from small integers (starts are the same for every model)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
+
+
+def _one_sync_update(model: str, patterns: torch.Tensor, states: torch.Tensor, noise: float) -> torch.Tensor:
+    """States after one synchronous update of ``model`` (every position at once from ``states``).
+
+    A position that this update changes is *unstable* at ``states`` (its local field
+    disagrees with it); asynchronous dynamics would move it first.  Memories with an
+    ``update`` hyperparameter are rebuilt with ``update="sync"``; the others (modern,
+    oracle with the fixed-point sampler) already update every position at once.
+    """
+    registry, _ = zoo.spec(model)
+    accepts = inspect.signature(models.get(registry).__init__).parameters
+    net = zoo.build(model, **({"update": "sync"} if "update" in accepts else {})).fit(patterns, vocab_size=2)
+    return net.retrieve(states, noise=noise, max_steps=1).states
+
+
+def _starts(kind: str, train: torch.Tensor, n: int, corruption: float, g: torch.Generator):
+    """Start states, their targets, the noise level the oracle gets, and mixture components."""
+    K, N = train.shape
+    if kind == "random":
+        x = random_states(n, N, 2, generator=g)
+        return x, train[nearest(x, train)[0]], 1.0, None
+    if kind == "corrupted":
+        src = train[torch.arange(n) % K]  # every pattern in turn
+        return flip(src, round(corruption * N), 2, generator=g), src, noise_for_flip(corruption), None
+    x, comps = symmetric_mixtures(train, MIXTURE_SIZE, n=n, generator=g)
+    return x, train[nearest(x, train)[0]], noise_for_flip(MIXTURE_DISTANCE), comps
+
+
+def run_cell(cell: Cell) -> list[dict]:
+    start = time.perf_counter()
+    N = cell.n_units
+    K = max(1, round(cell.load * N))
+    ps = random_patterns(K, N, vocab_size=2, n_test=K, seed=cell.seed)  # same set for every model
+    net = zoo.build(cell.model).fit(ps.train, vocab_size=2)
+    rows = []
+    for kind in cell.starts:
+        if kind == "mixture" and K < MIXTURE_SIZE:
+            continue  # no 3-mixture of fewer than three patterns
+        t0 = time.perf_counter()
+        g = torch.Generator().manual_seed(_seed(cell.seed, N, K, STARTS.index(kind)))
+        x, targets, t, comps = _starts(kind, ps.train, cell.n_starts, cell.corruption, g)
+        r = net.retrieve(x, noise=t, generator=g)
+        classes = outcome_classes(r.states, targets, ps.train, ps.test, r.converged, 2)
+        counts = pd.Series(classes).value_counts().reindex(OUTCOMES, fill_value=0)
+        m0 = overlap(x, ps.train).abs()  # (n, K)
+        m = overlap(r.states, ps.train).abs()  # (n, K)
+        extra = {
+            "start_max_overlap": float(m0.max(dim=1).values.mean()),
+            "mean_max_overlap": float(m.max(dim=1).values.mean()),
+            "unstable_bits": float("nan"),
+            "start_component_overlap": float("nan"),
+            "component_m1": float("nan"),
+            "component_m2": float("nan"),
+            "component_m3": float("nan"),
+        }
+        if comps is not None:
+            after = _one_sync_update(cell.model, ps.train, x, t)
+            extra["unstable_bits"] = float((after != x).double().mean())
+            # Overlaps with the three components, signed as in theory.md 2.3 (1/2 each at the start).
+            signed0 = overlap(x, ps.train).gather(1, comps)  # (n, 3)
+            signed = overlap(r.states, ps.train).gather(1, comps).abs().sort(dim=1, descending=True).values
+            extra["start_component_overlap"] = float(signed0.mean())
+            for j in range(MIXTURE_SIZE):
+                extra[f"component_m{j + 1}"] = float(signed[:, j].mean())
+        for outcome, count in counts.items():
+            rows.append(
+                {
+                    "model": cell.model,
+                    "family": zoo.family(cell.model),
+                    "n_units": N,
+                    "n_patterns": K,
+                    "load": cell.load,
+                    "start": kind,
+                    "seed": cell.seed,
+                    "pattern_hash": ps.hash,
+                    "outcome": outcome,
+                    "count": int(count),
+                    "share": count / len(x),
+                    "n_starts": len(x),
+                    "noise": t,
+                    **extra,
+                    "frac_converged": float(r.converged.double().mean()),
+                    "mean_steps": float(r.steps.double().mean()),
+                    "wall_s": time.perf_counter() - t0,
+                }
+            )
+    for row in rows:
+        row["cell_wall_s"] = time.perf_counter() - start
+    return rows
+
+
+# -- derived quantities ----------------------------------------------------------------
+
+
+def shares(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean share per (model, start, load, outcome) over seeds, outcomes as columns in :data:`OUTCOMES` order."""
+    wide = results.pivot_table(
+        index=["model", "start", "load"], columns="outcome", values="share", aggfunc="mean", observed=False
+    )
+    return wide.reindex(columns=list(OUTCOMES), fill_value=0.0).fillna(0.0)
+
+
+def mixture_stability(results: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, load): unstable-bit fraction at the 3-mixtures and component overlaps after dynamics."""
+    cols = ["unstable_bits", "start_component_overlap", "component_m1", "component_m2", "component_m3"]
+    mix = results[results["start"] == "mixture"].drop_duplicates(["model", "load", "seed"])
+    return mix.groupby(["model", "load"], sort=False)[cols + ["mean_max_overlap"]].mean().reset_index()
+
+
+def summary(results: pd.DataFrame) -> str:
+    table = shares(results)
+    lines = ["outcome shares (pure = retrieved + other stored + reversed + near stored):"]
+    for (model, kind), df in table.groupby(level=["model", "start"], sort=False):
+        lines.append(f"  {model}, {kind} starts:")
+        for (_, _, load), row in df.iterrows():
+            pure = sum(row[c] for c in PURE)
+            lines.append(
+                f"    load {load:5.3f}: pure {pure:4.2f} (retrieved {row['retrieved']:4.2f}, reversed "
+                f"{row['reversed']:4.2f})  mixture-like {row['mixture-like']:4.2f}  spin-glass-like "
+                f"{row['spin-glass-like']:4.2f}  unseen {row['unseen test']:4.2f}  "
+                f"not converged {row['not converged']:4.2f}"
+            )
+    mix = mixture_stability(results)
+    if len(mix):
+        lines.append("3-mixture starts: unstable-bit fraction at the mixture, sorted |m| with its components after:")
+        for r in mix.itertuples():
+            lines.append(
+                f"  {r.model:24s} load {r.load:5.3f}: unstable {r.unstable_bits:.4f}  "
+                f"|m| {r.component_m1:.2f}/{r.component_m2:.2f}/{r.component_m3:.2f}"
+            )
+    return "\n".join(lines)
+
+
+# -- figures -----------------------------------------------------------------------------
+
+
+def _shares_figure(results: pd.DataFrame):
+    """Stacked outcome shares against load: rows = start kinds, columns = models."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    table = shares(results)
+    models_ = list(dict.fromkeys(results["model"]))
+    kinds = [k for k in STARTS if k in set(results["start"])]
+    loads = sorted(results["load"].unique())
+    fig, axes = plt.subplots(
+        len(kinds),
+        len(models_),
+        figsize=(1.9 * len(models_) + 1.6, 2.1 * len(kinds) + 0.9),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+    )
+    pos = np.arange(len(loads))
+    for i, kind in enumerate(kinds):
+        for j, model in enumerate(models_):
+            ax = axes[i, j]
+            try:
+                df = table.loc[(model, kind)].reindex(loads)
+            except KeyError:
+                df = pd.DataFrame(np.nan, index=loads, columns=list(OUTCOMES))
+            bottom = np.zeros(len(loads))
+            for outcome in OUTCOMES:
+                vals = df[outcome].fillna(0.0).to_numpy()
+                ax.bar(pos, vals, bottom=bottom, width=0.85, color=OUTCOME_COLOURS[outcome], linewidth=0)
+                bottom += vals
+            ax.set_ylim(0, 1)
+            ax.set_xticks(pos)
+            ax.set_xticklabels([f"{ld:g}" for ld in loads], rotation=90, fontsize=7)
+            if i == 0:
+                ax.set_title(model, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"{kind} starts\nshare", fontsize=8)
+            if i == len(kinds) - 1:
+                ax.set_xlabel("load K/N", fontsize=8)
+    handles = [Patch(color=OUTCOME_COLOURS[o], label=o) for o in OUTCOMES]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title="final state")
+    n_units = int(results["n_units"].iloc[0])
+    corruption = results.loc[results["start"] == "corrupted", "noise"]
+    fig.suptitle(
+        f"Where the dynamics end, random patterns, N = {n_units}"
+        + (" (corrupted: 40% flips of a stored pattern)" if len(corruption) else ""),
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+#: Hebbian 3-mixtures in theory.md 2.3 (sim, N = 1000): load -> unstable-bit fraction at the mixture.
+THEORY_UNSTABLE = {0.003: 0.0, 0.01: 0.0, 0.02: 0.0, 0.03: 0.0027, 0.05: 0.0075, 0.08: 0.03}
+#: ... and load -> sorted |m| with the three components after asynchronous dynamics.
+THEORY_COMPONENTS = {0.03: (0.68, 0.34, 0.32), 0.05: (0.73, 0.13, 0.08)}
+
+
+def _mixture_figure(results: pd.DataFrame):
+    """Unstable bits at the 3-mixtures and the component overlaps after the dynamics, against load."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    from experiments.figures import palette
+
+    mix = mixture_stability(results)
+    colours = palette(mix["model"].unique())
+    loads = sorted(mix["load"].unique())
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for model, df in mix.groupby("model", sort=False):
+        df = df.sort_values("load")
+        axes[0].plot(df["load"], df["unstable_bits"], marker="o", ms=4, color=colours[model], label=model)
+        axes[1].plot(df["load"], df["component_m1"], marker="o", ms=4, color=colours[model], label=model)
+        axes[1].plot(df["load"], df["component_m3"], marker="o", ls="--", color=colours[model], ms=2.5)
+    th = sorted(THEORY_UNSTABLE.items())
+    lo, hi = min(loads), max(loads)
+    th = [(a, u) for a, u in th if lo / 1.5 <= a <= hi * 1.5]
+    axes[0].plot(*zip(*th, strict=True), "kx", ms=7, mew=1.5, label="Hebb, theory.md 2.3 (N = 1000)")
+    for a, ms in THEORY_COMPONENTS.items():
+        if lo / 1.5 <= a <= hi * 1.5:
+            axes[1].plot([a, a], [ms[0], ms[2]], "kx", ms=7, mew=1.5)
+    for ax in axes:
+        for a, ls in ((0.03, ":"), (0.05, "-.")):
+            ax.axvline(a, color="0.5", ls=ls, lw=1)
+        ax.set_xscale("log")
+        ax.set_xticks(loads)
+        ax.set_xticklabels([f"{ld:g}" for ld in loads], rotation=90, fontsize=7)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("load K/N (dotted 0.03: mixtures unstable above; dash-dot 0.05: pure states global minima below)")
+        ax.xaxis.label.set_fontsize(7)
+    axes[0].set_yscale("symlog", linthresh=1e-3)
+    axes[0].set_ylim(0, 1)
+    axes[0].set_ylabel("unstable-bit fraction at the mixture", fontsize=8)
+    axes[0].set_title("Is sign(xi1 + xi2 + xi3) a fixed point?", fontsize=9)
+    axes[0].legend(fontsize=7, loc="lower right")
+    axes[1].axhline(0.5, color="0.6", lw=0.8)
+    axes[1].set_ylim(0, 1.02)
+    axes[1].set_ylabel("|m| with the components after dynamics", fontsize=8)
+    axes[1].set_title("largest (solid) and smallest (dashed) component overlap; x: theory.md (Hebb)", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].get_legend().remove()
+    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(f"Symmetric 3-mixture states, random patterns, N = {int(results['n_units'].iloc[0])}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot(results: pd.DataFrame, run_info: dict) -> dict:
+    figures = {"spurious_outcomes": _shares_figure(results)}
+    if (results["start"] == "mixture").any():
+        figures["spurious_mixtures"] = _mixture_figure(results)
+    return figures
