@@ -311,6 +311,8 @@ class OracleMemory(_DiffusionBase):
     Its denoiser is ``softmax_mu(beta(t) A_mu)`` over stored patterns (leave-one-out form),
     i.e. a modern Hopfield net on one-hot codes whose inverse temperature is set by the
     noise level; its energy is the log-sum-exp energy at ``beta(t_energy)``.
+    ``Retrieval.energies`` (that energy along the trajectory) is filled when
+    ``record=True``; the samplers do not keep intermediate states otherwise.
 
     Parameters
     ----------

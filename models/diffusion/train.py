@@ -348,7 +348,8 @@ def train(
         if global_rng is None:
             torch.random.default_generator.manual_seed(config.seed)
             if device.type == "cuda":
-                torch.cuda.manual_seed(config.seed)
+                with torch.cuda.device(device):
+                    torch.cuda.manual_seed(config.seed)
         else:
             torch.set_rng_state(global_rng["cpu"])
             if device.type == "cuda" and "cuda" in global_rng:

@@ -151,3 +151,21 @@ def test_done_when_trained_memory_recovers_and_has_low_entropy():
     oracle = models.make("oracle").fit(pats, vocab_size=V)
     ro = oracle.retrieve(x_t, noise=0.25, generator=torch.Generator().manual_seed(2))
     assert _recovery(ro.states, x0, x_t) >= 0.99
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+def test_cuda_memories_match_cpu(tmp_path):
+    pats, V = _patterns(K=4, L=8, V=4, seed=20)
+    q = corrupt(pats.repeat(4, 1), 0.25, V, generator=torch.Generator().manual_seed(21))
+    for sampler in SAMPLERS:
+        cpu = models.make("oracle", sampler=sampler).fit(pats, vocab_size=V)
+        gpu = models.make("oracle", sampler=sampler, device="cuda").fit(pats, vocab_size=V)
+        a = cpu.retrieve(q, noise=0.25, generator=torch.Generator().manual_seed(22))
+        b = gpu.retrieve(q.cuda(), noise=0.25, generator=torch.Generator().manual_seed(22))
+        assert b.states.is_cuda and torch.equal(a.states, b.states.cpu())
+    net = models.make("diffusion", **TINY, device="cuda", checkpoint=tmp_path).fit(pats, vocab_size=V)
+    r = net.retrieve(q.cuda(), noise=0.25, generator=torch.Generator().manual_seed(23))
+    assert r.states.is_cuda and r.entropy.shape == (16,)
+    back = models.make("diffusion", **TINY, checkpoint=tmp_path).fit(pats, vocab_size=V)  # CUDA checkpoint on CPU
+    assert back.train_result_.loaded
+    torch.testing.assert_close(back.denoise(q, 0.25), net.denoise(q, 0.25), atol=1e-4, rtol=0)
