@@ -18,12 +18,13 @@ so nothing overflows for any ``beta``.
 
 from __future__ import annotations
 
+import math
 from numbers import Integral
 
 import torch
 from torch import Tensor
 
-from energy.dense import DENSE_FUNCTIONS, dense_energy_from_overlaps, interaction, token_overlaps
+from energy.dense import DENSE_FUNCTIONS, dense_energy_from_overlaps, token_overlaps
 from models.base import (
     AssociativeMemory,
     Retrieval,
@@ -120,7 +121,7 @@ class DenseHopfield(AssociativeMemory):
     # sum over two groups of patterns, and one site update costs O(B K) for any V. The
     # grouping is a product with the (V, K) one-hot table of site i, which BLAS does fast.
 
-    def _site_gains(self, o: Tensor, cur: Tensor, i: int) -> Tensor:
+    def _site_gains(self, o: Tensor, cur: Tensor, i: int, work: Tensor | None = None) -> Tensor:
         """Energy decrease ``E(current) - E(s_i = v)`` for every token ``v`` at site ``i``.
 
         Parameters
@@ -129,6 +130,9 @@ class DenseHopfield(AssociativeMemory):
             ``float64 (B, K)`` overlaps of the current states.
         cur : Tensor
             ``long (B,)`` current tokens at site ``i``.
+        work : Tensor, optional
+            ``float64 (2, B, K)`` scratch space, overwritten. A sweep passes one so that its
+            ``L`` site updates allocate no large temporaries (each is 8 MB at B = K = 1000).
 
         Returns
         -------
@@ -136,69 +140,86 @@ class DenseHopfield(AssociativeMemory):
             ``float64 (B, V)``, exactly 0 at the current token. For ``F = "exp"`` in the
             units of the log form ``-(1/beta) logsumexp(beta o)`` of the energy.
         """
+        col = self.columns_[i]  # (K,) token of each pattern at site i
         C = self._site_onehot(i)  # (V, K)
-        c = self.step_
+        c, V = self.step_, self.vocab_size_
+        a, b = torch.empty(2, *o.shape, dtype=o.dtype, device=o.device) if work is None else work  # (B, K) each
         if self.F == "exp":
-            # E = -(1/beta) lse(beta o), so beta (E(cur) - E(v)) = ln sum_mu p_mu exp(beta delta_mu)
-            # with p = softmax(beta o): a log-sum-exp difference. Grouping the patterns by
-            # their token at site i, with masses P_w (sums of positive terms, so accurate even
-            # when tiny), it is the logsumexp of three terms:
-            #   beta c + ln P_v,   -beta c + ln P_cur,   ln(mass of all other tokens).
-            mass = torch.softmax(self.beta_ * o, dim=-1) @ C.T  # (B, V)
-            mass_cur = mass.gather(1, cur[:, None])  # (B, 1)
-            rest = (mass.sum(-1, keepdim=True) - mass - mass_cur).clamp(min=0)  # (B, V); 0 for spins
-            terms = torch.stack(
-                [self.beta_ * c + mass.log(), (-self.beta_ * c + mass_cur.log()).expand_as(mass), rest.log()], -1
-            )  # (B, V, 3); log(0) = -inf is harmless inside logsumexp
-            gains = torch.logsumexp(terms, dim=-1) / self.beta_  # (B, V)
+            # E = -(1/beta) lse(beta o), so beta (E(cur) - E(v)) = lse(beta (o + delta_v)) - lse(beta o):
+            # a log-sum-exp difference. Grouping the patterns by their token w at site i, with
+            # log masses m_w = ln sum_{mu holds w} exp(beta o_mu), it is
+            #   lse(beta c + m_v, -beta c + m_cur, m_rest(v)) - lse_w(m_w),
+            # where m_rest(v) is the log mass of the tokens other than v and cur. Each group is
+            # summed relative to its own maximum, so no group underflows even at huge beta.
+            idx = col.expand(o.shape[0], -1)  # (B, K)
+            z = torch.mul(o, self.beta_, out=a)  # (B, K)
+            top = torch.full((o.shape[0], V), -math.inf, dtype=o.dtype, device=o.device)
+            top.scatter_reduce_(1, idx, z, "amax")  # (B, V) group maxima, -inf for empty groups
+            # Terms below e^-708 of their group's maximum (which contributes 1) cannot change the
+            # float64 sum; clamping them keeps exp off its slow underflow path.
+            z.sub_(top.gather(1, idx)).clamp_(min=-708.0).exp_()  # (B, K) in [e^-708, 1]
+            m = top + (z @ C.T).log()  # (B, V) group log masses; empty groups stay -inf
+            m_cur = m.gather(1, cur[:, None])  # (B, 1)
+            drop = torch.eye(V, dtype=torch.bool, device=o.device)[None] | (self._tokens == cur[:, None])[:, None, :]
+            m_rest = torch.logsumexp(m[:, None, :].masked_fill(drop, -math.inf), dim=-1)  # (B, V); -inf if V = 2
+            terms = torch.stack([self.beta_ * c + m, (-self.beta_ * c + m_cur).expand_as(m), m_rest], dim=-1)
+            gains = (torch.logsumexp(terms, dim=-1) - torch.logsumexp(m, dim=-1, keepdim=True)) / self.beta_
         else:
             # Every pattern moves one way for every v != cur: down by c if it holds cur, up by c
             # otherwise (counted only for the v it holds), so one shifted evaluation serves all v.
             # Per-pattern differences keep the sums small; on integer overlaps every term, and
             # every sum, is an exact integer in float64 (while below 2**53): ties are exact.
-            shifted = torch.addmm(o + c, self._onehot(cur), C, alpha=-2 * c)  # (B, K)
-            diff = interaction(shifted, self.F, self.n_) - interaction(o, self.F, self.n_)  # (B, K)
+            shifted = torch.addmm(o, self._onehot(cur), C, alpha=-2 * c, out=a).add_(c)  # (B, K)
+            diff = self._interaction_(shifted).sub_(self._interaction_(b.copy_(o)))  # (B, K) F(shifted) - F(o)
             by_token = diff @ C.T  # (B, V): gains of patterns holding v, losses of those holding cur
             gains = by_token + by_token.gather(1, cur[:, None])  # (B, V)
         return gains.scatter(1, cur[:, None], 0.0)  # staying put changes nothing
 
-    def _tie_tolerance(self) -> float:
-        # Polynomial gains are exact integers: a tie is an exact tie. Log-sum-exp gains carry
-        # rounding of a few ulp of their terms (up to 2 beta in lse units); gains below that
-        # are ties, so rounding can never make a state cycle between equal-energy states.
-        return 1e-12 * (1.0 / self.beta_ + 2.0) if self.F == "exp" else 0.0
+    def _interaction_(self, x: Tensor) -> Tensor:
+        """``F(x)`` for the polynomials, overwriting ``x`` (as ``energy.dense.interaction``)."""
+        if self.F == "repoly":
+            x.clamp_(min=0)
+        return x.pow_(self.n_)
 
-    def _site_step(self, o: Tensor, cur: Tensor, i: int) -> tuple[Tensor, Tensor]:
-        """Update site ``i`` of every state: token of lowest energy, current one kept on ties.
+    def _tie_tolerance(self) -> float:
+        # Polynomial gains are exact integers: a tie is an exact tie. Log-sum-exp gains are
+        # differences of two lse values of size up to beta L and carry their rounding; gains
+        # below that are ties, so rounding can never make a state cycle between equal energies.
+        return 1e-12 * (1.0 / self.beta_ + self.patterns_.shape[1]) if self.F == "exp" else 0.0
+
+    def _site_step(self, o: Tensor, cur: Tensor, i: int, work: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Choose the token of site ``i`` in every state: lowest energy, current one kept on ties.
 
         Returns
         -------
         new : Tensor
             ``long (B,)`` new tokens at site ``i``.
-        o_new : Tensor
-            ``float64 (B, K)`` overlaps after the change (exact: integer increments).
+        swap : Tensor
+            ``float64 (B, V)`` one-hot(new) - one-hot(current), a zero row where nothing
+            changed: the overlaps move by ``c * swap @ onehot(site i)`` (exact integers).
         """
-        gains = self._site_gains(o, cur, i)  # (B, V)
+        gains = self._site_gains(o, cur, i, work)  # (B, V)
         best = gains.argmax(-1)  # (B,) first maximum among candidates
         change = gains.gather(1, best[:, None]).squeeze(1) > self._tie_tolerance()  # (B,)
         new = torch.where(change, best, cur)  # (B,)
-        # Incremental overlaps: +c for patterns holding the new token, -c for the old one
-        # (a zero row where nothing changed).
-        swap = self._onehot(new) - self._onehot(cur)  # (B, V)
-        return new, torch.addmm(o, swap, self._site_onehot(i), alpha=self.step_)
+        return new, self._onehot(new) - self._onehot(cur)
 
     def _sweep_async(self, s: Tensor, o: Tensor, order: list[int]) -> tuple[Tensor, Tensor]:
         """One asynchronous sweep over ``order``; returns new ``(states, overlaps)``."""
-        s = s.clone()  # (B, L)
+        s, o = s.clone(), o.clone()  # (B, L), (B, K): owned here, updated in place
+        work = torch.empty(2, *o.shape, dtype=o.dtype, device=o.device)  # (2, B, K) scratch
         for i in order:
-            s[:, i], o = self._site_step(o, s[:, i], i)
+            s[:, i], swap = self._site_step(o, s[:, i], i, work)
+            # Incremental overlaps: +c for patterns holding the new token, -c for the old one.
+            o.addmm_(swap, self._site_onehot(i), alpha=self.step_)
         return s, o
 
     def _step_sync(self, s: Tensor, o: Tensor) -> tuple[Tensor, Tensor]:
         """One synchronous step: every site chooses given the previous state."""
         new = torch.empty_like(s)  # (B, L)
+        work = torch.empty(2, *o.shape, dtype=o.dtype, device=o.device)  # (2, B, K) scratch
         for i in range(s.shape[1]):
-            new[:, i] = self._site_step(o, s[:, i], i)[0]
+            new[:, i] = self._site_step(o, s[:, i], i, work)[0]
         return new, self.overlaps(new)
 
     # -- contract ----------------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""Throughput of the dense and modern memories, and the modern update's FLOP/s against a plain matmul.
+
+Setting (the issue's): ``N = 1000`` spins, ``K = 1000`` random stored patterns, a batch of
+``B = 1024`` queries, each a stored pattern with exactly 10 % of its spins flipped.
+
+* Dense (``F = x^3``): queries/second for a full retrieval (until a sweep changes nothing)
+  and for one sweep only (``max_steps=1``, "sweep-limited"). One asynchronous sweep visits
+  all ``N`` sites in turn, each site an ``O(B K)`` step, so a sweep is ``N`` small steps
+  that cannot be fused into one matmul.
+* Modern (``beta = 1``): queries/second for a full retrieval (float64 iteration to
+  ``tol``), and the FLOP/s of one update ``X^T softmax(beta X xi)`` (``4 B N K`` flops:
+  two matmuls) as a fraction of the FLOP/s of one plain float64 ``torch.matmul`` of shape
+  ``(B, N) @ (N, K)`` (``2 B N K`` flops), timed in the same run.
+
+Run ``python -m benchmarks.dense_modern`` (add ``--quick`` for a small smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+
+import models
+
+__all__ = ["run"]
+
+
+def _best_time(fn: Callable[[], object], repeats: int) -> float:
+    """Best wall time of ``repeats`` calls after one warm-up call, in seconds."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _problem(N: int, K: int, B: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random binary patterns ``(K, N)``, targets ``(B, N)`` and queries with 10 % flipped tokens."""
+    g = torch.Generator().manual_seed(seed)
+    patterns = torch.randint(0, 2, (K, N), generator=g)  # (K, N)
+    targets = patterns[torch.arange(B) % K]  # (B, N)
+    flip_at = torch.argsort(torch.rand(B, N, generator=g), dim=1)[:, : N // 10]  # (B, N/10) exactly 10 %
+    queries = targets.clone()
+    queries.scatter_(1, flip_at, 1 - targets.gather(1, flip_at))
+    return patterns, targets, queries
+
+
+def _row(name: str, value: float, unit: str, ratio: float | None = None) -> dict:
+    return {"name": name, "value": float(value), "unit": unit, "ratio": ratio}
+
+
+def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
+    """Measure throughput and FLOP/s.
+
+    Parameters
+    ----------
+    quick : bool
+        Small sizes (``N = K = 200``, ``B = 128``) for a seconds-long smoke run.
+    threads : int or None
+        Torch intra-op threads for the measurement (restored afterwards); ``None`` keeps
+        the current setting.
+
+    Returns
+    -------
+    list of dict
+        Rows ``{"name", "value", "unit", "ratio"}``. ``ratio`` is the modern update's
+        FLOP/s as a fraction of the plain matmul's, and ``None`` on the other rows.
+    """
+    N, K, B = (200, 200, 128) if quick else (1000, 1000, 1024)
+    repeats = 2 if quick else 3
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        patterns, targets, queries = _problem(N, K, B)
+        rows = [
+            _row("N", N, "spins"),
+            _row("K", K, "patterns"),
+            _row("B", B, "queries"),
+            _row("threads", torch.get_num_threads(), "threads"),
+        ]
+
+        dense = models.make("dense", F="poly", n=3).fit(patterns)
+        t0 = time.perf_counter()
+        full = dense.retrieve(queries, generator=torch.Generator().manual_seed(0))
+        t_full = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        dense.retrieve(queries, max_steps=1, generator=torch.Generator().manual_seed(0))
+        t_sweep = time.perf_counter() - t0
+        rows += [
+            _row("dense_poly3_retrieve_full", B / t_full, "queries/s"),
+            _row("dense_poly3_sweeps_used", full.steps.double().mean(), "sweeps"),
+            _row("dense_poly3_exact", (full.states == targets).all(1).double().mean(), "fraction"),
+            _row("dense_poly3_retrieve_one_sweep", B / t_sweep, "queries/s"),
+        ]
+
+        modern = models.make("modern", beta=1.0).fit(patterns)
+        t_modern = _best_time(lambda: modern.retrieve(queries), repeats)
+        out = modern.retrieve(queries)
+        rows += [
+            _row("modern_retrieve_full", B / t_modern, "queries/s"),
+            _row("modern_updates_used", out.steps.double().mean(), "updates"),
+            _row("modern_exact", (out.states == targets).all(1).double().mean(), "fraction"),
+        ]
+
+        xi = modern.encode(queries)  # (B, N) float64
+        X = modern.stored_patterns_  # (K, N) float64
+        t_update = _best_time(lambda: modern.update(xi), repeats)
+        t_matmul = _best_time(lambda: torch.matmul(xi, X.T), repeats)
+        update_flops = 4.0 * B * N * K / t_update  # two matmuls; softmax is O(B K), not counted
+        matmul_flops = 2.0 * B * N * K / t_matmul
+        rows += [
+            _row("matmul_float64", matmul_flops / 1e9, "GFLOP/s"),
+            _row("modern_update_float64", update_flops / 1e9, "GFLOP/s", update_flops / matmul_flops),
+        ]
+        return rows
+    finally:
+        torch.set_num_threads(before)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, seconds")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    args = parser.parse_args(argv)
+    for row in run(quick=args.quick, threads=args.threads):
+        ratio = "" if row["ratio"] is None else f"  (ratio {row['ratio']:.3f})"
+        print(f"{row['name']:34s} {row['value']:14.4g} {row['unit']}{ratio}")
+
+
+if __name__ == "__main__":
+    main()
