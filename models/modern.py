@@ -198,7 +198,10 @@ class ModernHopfield(AssociativeMemory):
     def _as_state(self, x: Tensor, name: str) -> Tensor:
         """Validated float64 ``(B, D)`` state from tokens ``long (B, L)`` or codes ``float (B, D)``."""
         self._check_fitted()
-        if isinstance(x, Tensor) and x.is_floating_point():
+        if not isinstance(x, Tensor):
+            kind = type(x).__name__
+            raise TypeError(f"{name} must be a torch.Tensor, long (B, L) tokens or float (B, D) states; got {kind}")
+        if x.is_floating_point():
             D = self.stored_patterns_.shape[1]
             if x.dim() != 2 or x.shape[1] != D:
                 raise ValueError(f"{name} as continuous states must have shape (B, D={D}), got {tuple(x.shape)}")
