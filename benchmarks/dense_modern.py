@@ -4,7 +4,8 @@ Setting (the issue's): ``N = 1000`` spins, ``K = 1000`` random stored patterns, 
 ``B = 1024`` queries, each a stored pattern with exactly 10 % of its spins flipped.
 
 * Dense (``F = x^3``): queries/second for a full retrieval (until a sweep changes nothing)
-  and for one sweep only (``max_steps=1``, "sweep-limited"). One asynchronous sweep visits
+  and for one sweep only (``max_steps=1``, "sweep-limited"); exponential dense
+  (``beta = 1``) for one sweep. One asynchronous sweep visits
   all ``N`` sites in turn, each site an ``O(B K)`` step, so a sweep is ``N`` small steps
   that cannot be fused into one matmul.
 * Modern (``beta = 1``): queries/second for a full retrieval (float64 iteration to
@@ -98,6 +99,10 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
             _row("dense_poly3_exact", (full.states == targets).all(1).double().mean(), "fraction"),
             _row("dense_poly3_retrieve_one_sweep", B / t_sweep, "queries/s"),
         ]
+        dense_exp = models.make("dense", F="exp", beta=1.0).fit(patterns)
+        t0 = time.perf_counter()
+        dense_exp.retrieve(queries, max_steps=1, generator=torch.Generator().manual_seed(0))
+        rows.append(_row("dense_exp_retrieve_one_sweep", B / (time.perf_counter() - t0), "queries/s"))
 
         modern = models.make("modern", beta=1.0).fit(patterns)
         t_modern = _best_time(lambda: modern.retrieve(queries), repeats)
