@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -407,19 +408,22 @@ def _radius_figure(results: pd.DataFrame):
         for j, dataset in enumerate(datasets):
             ax = axes[i, j]
             sub = radii[(radii["dataset"] == dataset) & (radii["split"] == split)]
-            sns.boxplot(
-                data=sub,
-                x="model",
-                y=column,
-                hue="load",
-                order=models,
-                hue_order=loads,
-                palette=colours,
-                fliersize=1.5,
-                linewidth=0.8,
-                ax=ax,
-                legend=i == 0 and j == len(datasets) - 1,
-            )
+            with warnings.catch_warnings():
+                # seaborn <= 0.13 passes matplotlib's deprecated ``vert=`` to ``bxp``; not ours to fix.
+                warnings.simplefilter("ignore", category=DeprecationWarning)
+                sns.boxplot(
+                    data=sub,
+                    x="model",
+                    y=column,
+                    hue="load",
+                    order=models,
+                    hue_order=loads,
+                    palette=colours,
+                    fliersize=1.5,
+                    linewidth=0.8,
+                    ax=ax,
+                    legend=i == 0 and j == len(datasets) - 1,
+                )
             if i == 0:
                 n_units = int(results.loc[results["dataset"] == dataset, "n_units"].iloc[0])
                 ax.set_title(f"{dataset} (N = {n_units})")
