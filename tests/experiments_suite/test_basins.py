@@ -3,6 +3,7 @@ memories beyond classical capacity, held-out patterns, critical radii, figures a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -182,3 +183,18 @@ def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):
     for stem in ("basins_recovery", "basins_exact", "basins_radius"):
         assert {f"{stem}.png", f"{stem}.pdf"} <= names
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+@pytest.mark.slow
+def test_quick_preset_orders_the_memories():
+    # The README figure: on random patterns at load 0.14 (just above Hebb's alpha_c at N = 100) the
+    # modern net keeps the widest basins, the projection rule keeps most of its basin, Hebb loses it.
+    cfg = dataclasses.replace(basins.PRESETS["quick"], datasets=("random",))
+    df = pd.DataFrame([r for c in basins.cells(cfg) for r in basins.run_cell(c)])
+    radii = basins.critical_radii(df)
+    stored = radii[radii["split"] == "stored"].groupby(["model", "load"])["critical_radius"].mean()
+    assert stored[("modern-b1", 0.14)] >= stored[("classical-pseudoinverse", 0.14)] >= stored[("classical-hebb", 0.14)]
+    assert stored[("classical-hebb", 0.14)] <= 0.15 <= stored[("classical-hebb", 0.05)]
+    hebb = stored.loc["classical-hebb"].sort_index().to_numpy()
+    assert np.all(np.diff(hebb) <= 0.02)  # basins shrink with load (C7c)
+    assert radii.loc[radii["split"] == "held-out", "critical_radius"].max() == 0.0

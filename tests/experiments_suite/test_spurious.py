@@ -135,3 +135,20 @@ def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):
     for stem in ("spurious_outcomes", "spurious_mixtures"):
         assert {f"{stem}.png", f"{stem}.pdf"} <= names
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+@pytest.mark.slow
+def test_quick_preset_shows_the_mixture_transition():
+    # The README figure at N = 200: Hebbian 3-mixtures are fixed points at 0.02 and 0.03 and unstable
+    # from 0.05 (theory.md 2.3, AGS 1987); the modern net ends every random start on a pure state;
+    # the oracle's greedy fixed point at t = 1 (beta ~ 0) is the global average, never a pattern.
+    cfg = spurious.PRESETS["quick"]
+    df = pd.DataFrame([r for c in spurious.cells(cfg) for r in spurious.run_cell(c)])
+    mix = spurious.mixture_stability(df).set_index(["model", "load"])["unstable_bits"]
+    assert mix[("classical-hebb", 0.02)] == 0.0 and mix[("classical-hebb", 0.03)] == 0.0
+    assert mix[("classical-hebb", 0.05)] > 0.002
+    table = spurious.shares(df)
+    pure = table[list(spurious.PURE)].sum(axis=1)
+    assert (pure.loc[("modern-b1", "random")] >= 0.9).all()
+    assert (pure.loc[("oracle", "random")] == 0.0).all()
+    assert (table["unseen test"] == 0.0).all()  # random held-out patterns are never reached
