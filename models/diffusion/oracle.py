@@ -17,6 +17,8 @@ and ``A ~ L`` spans far more than float32's range of useful ratios.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -60,16 +62,32 @@ def full_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, vocab_
     return torch.einsum("bk,klv->blv", w, F.one_hot(patterns, vocab_size).to(torch.float64))
 
 
-def loo_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, vocab_size: int) -> Tensor:
+def loo_posterior(
+    x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, vocab_size: int, *, direct: bool = False
+) -> Tensor:
     """Leave-one-out ``pi^i(v) = sum_mu softmax_mu(beta_t A_mu^{(-i)}) [xi_mu^i = v]``, ``float64 (B, L, V)``.
 
-    Costs ``O(B L K)`` memory: the weights differ per position.
+    Removing position ``i`` lowers ``A_mu`` by ``m_{i mu} = [xi_mu^i = x_t^i]`` in {0, 1}, so
+    ``softmax_mu(beta A^{(-i)}) ∝ w_mu exp(-beta m_{i mu})`` with ``w = softmax(beta A)``;
+    summing over the patterns with ``xi_mu^i = v`` gives
+    ``pi^i(v) ∝ p(x_0^i = v | x_t) exp(-beta [v = x_t^i])`` -- the LOO <-> posterior
+    conversion of diffusion.md 4.3.  That route costs one ``(B, K) @ (K, L V)`` product
+    instead of a ``(B, L, K)`` tensor of per-position weights (5-10x faster at large ``K``)
+    and agrees with the definition to ~1e-14.  ``direct=True`` evaluates the definition
+    (``O(B L K)`` memory), kept as a cross-check.
     """
-    match = (x_t[:, :, None] == patterns.T[None, :, :]).to(torch.float64)  # (B, L, K)
-    A_loo = agreements(x_t, patterns)[:, None, :] - match  # (B, L, K) agreements without position i
-    w = torch.softmax(_beta_column(beta_t, A_loo) * A_loo, dim=-1)  # (B, L, K)
-    onehot = F.one_hot(patterns, vocab_size).to(torch.float64)  # (K, L, V)
-    return torch.einsum("blk,klv->blv", w, onehot)
+    if direct:
+        match = (x_t[:, :, None] == patterns.T[None, :, :]).to(torch.float64)  # (B, L, K)
+        A_loo = agreements(x_t, patterns)[:, None, :] - match  # (B, L, K) agreements without position i
+        w = torch.softmax(_beta_column(beta_t, A_loo) * A_loo, dim=-1)  # (B, L, K)
+        onehot = F.one_hot(patterns, vocab_size).to(torch.float64)  # (K, L, V)
+        return torch.einsum("blk,klv->blv", w, onehot)
+    p = full_posterior(x_t, patterns, beta_t, vocab_size)  # (B, L, V)
+    b = _beta_column(beta_t, p)
+    damp = torch.exp(-b) if isinstance(b, Tensor) else math.exp(-b)  # evidence of the observed token, removed
+    observed = F.one_hot(x_t, vocab_size).to(torch.bool)  # (B, L, V)
+    pi = torch.where(observed, p * damp, p)
+    return pi / pi.sum(-1, keepdim=True)
 
 
 class Oracle:

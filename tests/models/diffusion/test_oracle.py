@@ -56,6 +56,7 @@ def test_oracle_equals_brute_force_enumeration_over_stored_patterns(t):
     torch.testing.assert_close(pattern_posterior(x, pats, b), w, atol=1e-13, rtol=0)
     torch.testing.assert_close(full_posterior(x, pats, b, V), want_full, atol=1e-13, rtol=0)
     torch.testing.assert_close(loo_posterior(x, pats, b, V), want_loo, atol=1e-13, rtol=0)
+    torch.testing.assert_close(loo_posterior(x, pats, b, V, direct=True), want_loo, atol=1e-13, rtol=0)
     oracle = Oracle(pats, V)
     out = oracle(x, torch.full((x.shape[0],), t, dtype=torch.float64))
     assert out.dtype == torch.float64 and out.shape == want_loo.shape
@@ -136,3 +137,14 @@ def test_conditional_entropy_handles_zero_probabilities():
     p = torch.tensor([[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]], dtype=torch.float64)
     h = conditional_entropy(p.log())
     torch.testing.assert_close(h, torch.tensor([math.log(2) / 2], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("t", [1e-5, 1e-3, 0.3, 1.0])
+def test_fast_loo_equals_the_definition_with_per_row_beta(t):
+    """The conversion route and the direct per-position softmax agree, also at beta ~ 14 and near stored patterns."""
+    pats, x, V = _setup(K=50, L=16, V=8, B=12, seed=5)
+    x[1] = pats[3]
+    x[2, 1:] = pats[4, 1:]  # one token away from a stored pattern
+    b = beta(torch.tensor([t] * 6 + [0.5] * 6, dtype=torch.float64), V)
+    fast, direct = loo_posterior(x, pats, b, V), loo_posterior(x, pats, b, V, direct=True)
+    torch.testing.assert_close(fast, direct, atol=1e-13, rtol=1e-10)
