@@ -67,7 +67,9 @@ class Retrieval:
     converged : Tensor
         ``bool (B,)`` whether each state reached a fixed point / the stopping rule.
     energies : Tensor or None
-        ``(T, B)`` energy after each step (row 0 is the initial state), energy models only.
+        ``(T, B)`` energy after each step (row 0 is the initial state), energy models
+        only, filled when ``record=True`` (recording the states is what makes the
+        per-step energies available; without it the field is ``None``).
     trajectory : Tensor or None
         ``long (T, B, L)`` states after each step (row 0 is the query) when ``record=True``.
     entropy : Tensor or None
@@ -333,7 +335,8 @@ class AssociativeMemory(ABC):
         max_steps : int, optional
             Overrides the model's ``max_steps`` hyperparameter for this call.
         generator : torch.Generator, optional
-            Source of all randomness (update order, sampling noise).
+            Source of all randomness (update order, sampling noise). ``None`` means a
+            fixed default seed (never the global RNG), so calls are reproducible.
         record : bool
             Also return the trajectory ``(T, B, L)``.
 
