@@ -89,7 +89,7 @@ PRESETS = {
         n_units=200,
         loads=(0.02, 0.05, 0.1, 0.14, 0.2, 0.3),
         rhos=tuple(round(0.025 * i, 3) for i in range(1, 20)),
-        n_trials=40,
+        n_trials=20,
         n_probe=40,
         n_prototypes=4,
         seeds=3,
@@ -150,6 +150,10 @@ def pattern_set(dataset: str, n_units: int, load: float, seed: int, *, n_prototy
         ``K / N``.
     seed : int
         Seed of the generator.
+    n_prototypes : int
+        Number of prototypes of the ``"prototypes"`` set.
+    flip : float
+        Per-position change probability of a prototype example.
 
     Returns
     -------

@@ -92,9 +92,11 @@ class Config:
 PRESETS = {
     "quick": Config(),
     "paper": Config(
-        n_units=500,
-        loads=(0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.12, 0.14, 0.17, 0.2, 0.25, 0.3, 0.5),
-        n_starts=200,
+        # N = 1000 as in theory.md 2.3: the share of pure endpoints from random starts is strongly
+        # finite-size (about 0.65 at N = 200, 0.02 at N = 1000 for Hebb at alpha = 0.05).
+        n_units=1000,
+        loads=(0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.12, 0.14, 0.17, 0.2, 0.25, 0.3),
+        n_starts=100,
         seeds=3,
     ),
 }
