@@ -20,9 +20,13 @@ MODEL_ORDER = (
     "dense-n3",
     "dense-n4",
     "dense-exp",
-    "modern",
+    "modern-b0.02",
+    "modern-b0.1",
+    "modern-b1",
     "oracle",
+    "oracle-ancestral",
     "diffusion",
+    "classical",
 )
 
 
