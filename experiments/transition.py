@@ -770,7 +770,8 @@ def _generation_figure(results: pd.DataFrame):
                 label = "all words in corpus" if ds == "text" else "rule-valid"
                 ax.plot(ks, mean["rule_valid"], color="k", marker="o", ms=3.5, label=label)
             _log_k_axis(ax, list(ks))
-            ax.set_xlim(ks[0], ks[-1])
+            if len(ks) > 1:
+                ax.set_xlim(ks[0], ks[-1])
             ax.set_ylim(0, 1)
             ax.set_title(f"{_MODEL_TITLES[model]} ({ds})", fontsize=9)
             ax.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
