@@ -213,26 +213,29 @@ class ClassicalHopfield(AssociativeMemory):
     def _run_async(self, X: Tensor, max_steps: int, generator: torch.Generator, record: bool) -> Retrieval:
         B, L, C = X.shape
         W_rows = self._W.view(L, C, L * C)  # (L, C, L*C) the rows of W belonging to each site
-        H = self._fields(X)  # (B, L, C), kept up to date incrementally
-        H_flat = H.view(B, L * C)
+        H = self._fields(X)  # (B, L, C) local fields, kept up to date incrementally
         converged = torch.zeros(B, dtype=torch.bool, device=X.device)
         steps = torch.zeros(B, dtype=torch.long, device=X.device)
         log = _Log(self, X) if record else None
         for _ in range(max_steps):
-            # One order per sweep for the whole batch: a row's result does not depend on
-            # its batch mates, and converged rows are fixed points, so nothing moves them.
+            # One order per sweep for the whole batch, drawn whoever is still moving: a row's
+            # result then does not depend on its batch mates.
             order = torch.randperm(L, generator=generator, device=generator.device).tolist()
-            changed = torch.zeros(B, dtype=torch.bool, device=X.device)
+            idx = (~converged).nonzero().squeeze(1)  # (A,) converged rows are fixed points: skip them
+            x, h = X[idx], H[idx]  # (A, L, C) copies for this sweep
+            h_flat = h.view(-1, L * C)
+            changed = torch.zeros(len(idx), dtype=torch.bool, device=X.device)
             for i in order:
-                new = self._decide(H[:, i], X[:, i])  # (B, C)
-                rows = (new != X[:, i]).any(dim=-1).nonzero().squeeze(1)  # (R,) states that move
+                new = self._decide(h[:, i], x[:, i])  # (A, C)
+                rows = (new != x[:, i]).any(dim=-1).nonzero().squeeze(1)  # (R,) states that move
                 if rows.numel():
-                    delta = new[rows] - X[rows, i]  # (R, C)
-                    H_flat.index_add_(0, rows, delta @ W_rows[i])  # H += outer(delta s_i, W_i)
-                    X[rows, i] = new[rows]
+                    delta = new[rows] - x[rows, i]  # (R, C)
+                    h_flat.index_add_(0, rows, delta @ W_rows[i])  # H += outer(delta s_i, W_i)
+                    x[rows, i] = new[rows]
                     changed[rows] = True
-            steps += ~converged
-            converged |= ~changed
+            X[idx], H[idx] = x, h
+            steps[idx] += 1
+            converged[idx] = ~changed
             if log is not None:
                 log.append(X)
             if bool(converged.all()):
@@ -242,22 +245,22 @@ class ClassicalHopfield(AssociativeMemory):
     def _run_sync(self, X: Tensor, max_steps: int, record: bool) -> Retrieval:
         B, L, C = X.shape
         X = X.view(B, L * C)
-        H = torch.empty_like(X)  # (B, L*C) reused every step
-        prev = None  # state one step before X, to detect 2-cycles
+        prev = torch.full_like(X, float("nan"))  # state one step before X; NaN equals nothing
         active = torch.ones(B, dtype=torch.bool, device=X.device)
         converged = torch.zeros(B, dtype=torch.bool, device=X.device)
         steps = torch.zeros(B, dtype=torch.long, device=X.device)
         log = _Log(self, X.view(B, L, C)) if record else None
         for _ in range(max_steps):
-            torch.matmul(X, self._W, out=H)  # (B, L*C) the one matrix product of the step
-            new = self._decide(H.view(B, L, C), X.view(B, L, C)).view(B, L * C)
-            fixed = (new == X).all(dim=1)  # (B,)
-            cycle = ~fixed & (new == prev).all(dim=1) if prev is not None else torch.zeros_like(fixed)
-            new = torch.where(active[:, None], new, X)  # finished states stay where they stopped
-            steps += active
-            converged |= active & fixed
-            active &= ~(fixed | cycle)
-            prev, X = X, new
+            idx = active.nonzero().squeeze(1)  # (A,) finished states stay where they stopped
+            x = X[idx]  # (A, L*C)
+            h = x @ self._W  # (A, L*C) the one matrix product of the step
+            new = self._decide(h.view(-1, L, C), x.view(-1, L, C)).view(-1, L * C)
+            fixed = (new == x).all(dim=1)  # (A,)
+            cycle = ~fixed & (new == prev[idx]).all(dim=1)  # back to the state of two steps ago
+            prev[idx], X[idx] = x, new
+            steps[idx] += 1
+            converged[idx] = fixed
+            active[idx] = ~(fixed | cycle)
             if log is not None:
                 log.append(X.view(B, L, C))
             if not bool(active.any()):
