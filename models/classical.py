@@ -26,6 +26,8 @@ for a batch than for one query (different matmul kernels sum in different orders
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import torch
 from torch import Tensor
 
@@ -312,7 +314,9 @@ class ClassicalHopfield(AssociativeMemory):
         """
         states = self._check_states(states)
         L = states.shape[1]
-        if isinstance(site, bool) or not isinstance(site, int) or not 0 <= site < L:
+        if isinstance(site, bool) or not isinstance(site, Integral):
+            raise TypeError(f"site must be an int in [0, {L}), got {type(site).__name__} {site!r}")
+        if not 0 <= site < L:
             raise ValueError(f"site must be an int in [0, {L}), got {site!r}")
         X = self._encode(states.to(self.device_))  # (B, L, C)
         new = self._decide(self._fields(X)[:, site], X[:, site])  # (B, C)

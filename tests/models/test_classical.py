@@ -429,6 +429,8 @@ def test_update_unit_changes_only_that_site():
     assert torch.equal(s, s_before)
     with pytest.raises(ValueError, match="site"):
         model.update_unit(s, N)
+    with pytest.raises(TypeError, match="site"):
+        model.update_unit(s, 1.0)
 
 
 # -- hyperparameters -----------------------------------------------------------------------
