@@ -220,8 +220,8 @@ class ClassicalHopfield(AssociativeMemory):
         steps = torch.zeros(B, dtype=torch.long, device=X.device)
         log = _Log(self, X) if record else None
         for _ in range(max_steps):
-            # One order per sweep for the whole batch, drawn whoever is still moving: a row's
-            # result then does not depend on its batch mates.
+            # One order per sweep, shared by the whole batch and drawn however many rows are
+            # still moving: a row's result then does not depend on its batch mates.
             order = torch.randperm(L, generator=generator, device=generator.device).tolist()
             idx = (~converged).nonzero().squeeze(1)  # (A,) converged rows are fixed points: skip them
             x, h = X[idx], H[idx]  # (A, L, C) copies for this sweep
@@ -293,8 +293,9 @@ class ClassicalHopfield(AssociativeMemory):
             ``bool (B, L)``; a state is a fixed point iff its row is all False.
         """
         states = self._check_states(states)
-        X = self._encode(states)  # (B, L, C)
-        moved = self._decode(self._decide(self._fields(X), X)) != states.to(self.device_)  # (B, L)
+        on_device = states.to(self.device_)
+        X = self._encode(on_device)  # (B, L, C)
+        moved = self._decode(self._decide(self._fields(X), X)) != on_device  # (B, L)
         return moved.to(states.device)
 
     def update_unit(self, states: Tensor, site: int) -> Tensor:
