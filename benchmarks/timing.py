@@ -1,0 +1,145 @@
+"""Small helpers shared by the benchmark modules: timing, rows, workloads, log-log fits.
+
+Timings on a shared machine are noisy: other processes steal cycles at random.  The
+helpers here therefore take the *minimum* over repeats (the least disturbed run) and,
+where two things are compared, time them in alternation (:func:`interleaved_best`) so
+that a burst of load hits both sides, and the reported ratio is a like-for-like one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+
+import torch
+
+__all__ = ["row", "best_time", "interleaved_best", "loglog_slope", "flipped_queries"]
+
+
+def row(name: str, value: float, unit: str, ratio: float | None = None) -> dict:
+    """One result row ``{"name", "value", "unit", "ratio"}`` (the benchmarks' common format).
+
+    Parameters
+    ----------
+    name : str
+        What was measured, with the setting (sizes, peer) that distinguishes it.
+    value : float
+        The measurement; NaN for a measurement that was skipped.
+    unit : str
+        Unit of ``value`` (``"queries/s"``, ``"FLOP/s"``, ``"exponent"``, ...).
+    ratio : float, optional
+        A dimensionless comparison; its meaning is given by the section the row belongs to.
+
+    Returns
+    -------
+    dict
+    """
+    return {"name": name, "value": float(value), "unit": unit, "ratio": None if ratio is None else float(ratio)}
+
+
+def best_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> float:
+    """Best wall time of ``repeats`` calls of ``fn``, in seconds.
+
+    Parameters
+    ----------
+    fn : callable
+        Called with no arguments; its result is discarded.
+    repeats : int
+        Number of timed calls (at least 1).
+    warmup : bool
+        Make one untimed call first (first-call allocations, BLAS initialisation).
+
+    Returns
+    -------
+    float
+    """
+    if warmup:
+        fn()
+    best = math.inf
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def interleaved_best(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: bool = True) -> dict[str, float]:
+    """Best wall time of each function, the functions called in turn ``repeats`` times.
+
+    Alternating the calls makes a burst of load from other processes land on every
+    function alike, so ratios of the returned times are much steadier than ratios of
+    separately timed blocks.
+
+    Parameters
+    ----------
+    fns : mapping of str to callable
+        Functions to time, called with no arguments.
+    repeats : int
+        Rounds; each round calls every function once.
+    warmup : bool
+        One untimed round first.
+
+    Returns
+    -------
+    dict of str to float
+        Best seconds per function.
+    """
+    if warmup:
+        for fn in fns.values():
+            fn()
+    best = dict.fromkeys(fns, math.inf)
+    for _ in range(max(1, repeats)):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
+def loglog_slope(x: list[float], y: list[float]) -> float:
+    """Least-squares slope of ``log y`` against ``log x``: the exponent ``a`` in ``y ~ x^a``.
+
+    Parameters
+    ----------
+    x, y : list of float
+        Positive values, at least two distinct ``x``.
+
+    Returns
+    -------
+    float
+    """
+    lx = [math.log(v) for v in x]
+    ly = [math.log(v) for v in y]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    sxx = sum((a - mx) ** 2 for a in lx)
+    if sxx == 0:
+        raise ValueError(f"x must hold at least two distinct values, got {x!r}")
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sxx
+
+
+def flipped_queries(
+    patterns: torch.Tensor, n_queries: int, fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Queries that are stored binary patterns with exactly ``round(fraction * N)`` bits flipped.
+
+    Parameters
+    ----------
+    patterns : Tensor
+        ``long (K, N)`` stored patterns with tokens in ``{0, 1}``.
+    n_queries : int
+        Number of queries ``B``; query ``b`` starts from pattern ``b mod K``.
+    fraction : float
+        Fraction of the ``N`` bits flipped in every query.
+    generator : torch.Generator
+        Source of the flip positions.
+
+    Returns
+    -------
+    queries, targets : Tensor
+        ``long (B, N)`` each: the corrupted queries and the patterns they came from.
+    """
+    K, N = patterns.shape
+    targets = patterns[torch.arange(n_queries) % K]  # (B, N)
+    pos = torch.argsort(torch.rand(n_queries, N, generator=generator), dim=1)[:, : round(fraction * N)]  # (B, F)
+    return targets.scatter(1, pos, 1 - targets.gather(1, pos)), targets
