@@ -12,42 +12,14 @@ dtype timed in the same run.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import torch
 
+from benchmarks.machine import load_average
+from benchmarks.timing import best_time, flipped_queries, interleaved_best, row
 from models.classical import ClassicalHopfield
 
 N, K, B, FLIP = 1000, 100, 1024, 0.1
-
-
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls (seconds); the best is the least disturbed run."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _queries(patterns: torch.Tensor, n_queries: int, g: torch.Generator) -> torch.Tensor:
-    """``long (n_queries, N)`` stored patterns (cycled) with ``FLIP * N`` bits flipped each."""
-    q = patterns[torch.arange(n_queries) % patterns.shape[0]]  # (B, N)
-    pos = torch.argsort(torch.rand(q.shape, generator=g), dim=1)[:, : round(FLIP * N)]  # (B, n_flip)
-    return q.scatter(1, pos, 1 - q.gather(1, pos))
-
-
-def _timed_retrieval(update: str, patterns: torch.Tensor, queries: torch.Tensor, repeats: int):
-    """Fit a Hebbian memory; return it, one retrieval of ``queries`` and its best time (s)."""
-    model = ClassicalHopfield(rule="hebb", update=update).fit(patterns)
-    model.retrieve(queries[:8])  # warm-up: first-call allocations, BLAS initialisation
-
-    def call():
-        return model.retrieve(queries, generator=torch.Generator().manual_seed(1))
-
-    return model, call(), _best_time(call, repeats)
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -67,25 +39,30 @@ def run(quick: bool = False) -> list[dict]:
     n_queries, repeats = (128, 1) if quick else (B, 3)
     g = torch.Generator().manual_seed(0)
     patterns = torch.randint(0, 2, (K, N), generator=g)  # (K, N)
-    queries = _queries(patterns, n_queries, g)  # (B, N)
-    _, _, async_seconds = _timed_retrieval("async", patterns, queries, repeats)
-    model, result, sync_seconds = _timed_retrieval("sync", patterns, queries, repeats)
-    # The sync loop multiplies the states still moving: step t has as many rows as states
-    # that used at least t steps.  The plain matmul is timed on exactly those shapes.
-    steps = result.steps
-    active_rows = [int((steps >= t).sum()) for t in range(1, int(steps.max()) + 1)]
-    flop = 2 * N * N * sum(active_rows)
-    sync_flops = flop / sync_seconds
+    queries, _ = flipped_queries(patterns, n_queries, FLIP, g)  # (B, N)
+    memories = {update: ClassicalHopfield(rule="hebb", update=update).fit(patterns) for update in ("async", "sync")}
 
-    W = model.weights_  # (N, N) float64, as the dynamics use it
+    def retrieve(update: str):
+        return memories[update].retrieve(queries, generator=torch.Generator().manual_seed(1))
+
+    async_seconds = best_time(lambda: retrieve("async"), repeats)
+    # The sync loop multiplies the states still moving: step t has as many rows as states
+    # that used at least t steps.  The plain matmul is timed on exactly those shapes, in
+    # alternation with the retrieval so that load from other processes hits both alike.
+    steps = retrieve("sync").steps
+    active_rows = [int((steps >= t).sum()) for t in range(1, int(steps.max()) + 1)]
+    W = memories["sync"].weights_  # (N, N) float64, as the dynamics use it
     X = torch.sign(torch.randn(n_queries, N, generator=g, dtype=W.dtype))  # (B, N)
-    matmul_seconds = _best_time(lambda: [X[:a] @ W for a in active_rows], 5 * repeats)
-    matmul_flops = flop / matmul_seconds
+    seconds = interleaved_best(
+        {"sync": lambda: retrieve("sync"), "matmul": lambda: [X[:a] @ W for a in active_rows]}, repeats
+    )
+    flop = 2 * N * N * sum(active_rows)
+    sync_flops, matmul_flops = flop / seconds["sync"], flop / seconds["matmul"]
     return [
-        dict(name="classical async retrieval", value=n_queries / async_seconds, unit="queries/s", ratio=None),
-        dict(name="classical sync retrieval", value=n_queries / sync_seconds, unit="queries/s", ratio=None),
-        dict(name="classical sync step", value=sync_flops, unit="FLOP/s", ratio=sync_flops / matmul_flops),
-        dict(name="plain torch.matmul, same shapes", value=matmul_flops, unit="FLOP/s", ratio=1.0),
+        row("classical async retrieval", n_queries / async_seconds, "queries/s"),
+        row("classical sync retrieval", n_queries / seconds["sync"], "queries/s"),
+        row("classical sync step", sync_flops, "FLOP/s", sync_flops / matmul_flops),
+        row("plain torch.matmul, same shapes", matmul_flops, "FLOP/s", 1.0),
     ]
 
 
@@ -97,11 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     print(
         f"N={N} K={K} B={128 if args.quick else B} flips={FLIP:.0%} float64, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} thread(s)"
+        f"{torch.get_num_threads()} thread(s), load average {load_average()}"
     )
-    for row in run(quick=args.quick):
-        ratio = "" if row["ratio"] is None else f"  ({row['ratio']:.2f} of matmul)"
-        print(f"{row['name']:<40} {row['value']:>12.4g} {row['unit']}{ratio}")
+    for r in run(quick=args.quick):
+        ratio = "" if r["ratio"] is None else f"  ({r['ratio']:.2f} of matmul)"
+        print(f"{r['name']:<40} {r['value']:>12.4g} {r['unit']}{ratio}")
 
 
 if __name__ == "__main__":
