@@ -3,7 +3,8 @@ learning rules and edge cases of :class:`models.classical.ClassicalHopfield`.
 
 Every statistical check states its row id in theory.md §4 and uses exactly that row's
 tolerance; seeds are fixed.  Stability is measured through ``unstable_sites``: a state is an
-exact fixed point iff no single-unit update would change it.
+exact fixed point iff no single-unit update would change it.  ``tests/conftest.py`` runs each
+test on one torch thread and loads the deterministic Hypothesis profile ("ci").
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import models
@@ -28,25 +29,7 @@ from energy.hopfield import (
 from models.base import to_spins
 from models.classical import RULES
 
-settings.register_profile("classical-deterministic", derandomize=True, deadline=None, max_examples=25)
-DETERMINISTIC = settings.get_profile("classical-deterministic")
-
-
 # -- helpers -------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Run this module on one intra-op thread, then restore the setting.
-
-    Async sweeps are thousands of small ops; on a shared machine a second thread that is
-    not scheduled makes each parallel op wait (measured: C3 at alpha=0.2 takes 0.7 s on one
-    thread and 86 s on two threads with 5 busy processes on 2 cores).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def random_patterns(seed: int, K: int, N: int, V: int = 2) -> torch.Tensor:
@@ -493,7 +476,6 @@ def memories(draw, binary_only: bool = False):
     return seed, N, K, V, rule, zero_diagonal
 
 
-@DETERMINISTIC
 @given(memories())
 def test_property_async_energy_never_increases(params):
     seed, N, K, V, rule, zero_diagonal = params
@@ -510,7 +492,6 @@ def test_property_async_energy_never_increases(params):
         s = s_new
 
 
-@DETERMINISTIC
 @given(memories(binary_only=True))
 def test_property_sync_ends_in_fixed_point_or_two_cycle(params):
     seed, N, K, _, rule, _ = params
