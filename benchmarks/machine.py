@@ -94,7 +94,8 @@ def describe() -> dict[str, str]:
     except (AttributeError, OSError):
         affinity = os.cpu_count() or 0
     build = torch.__config__.show()
-    blas = next((part.split("=", 1)[1] for part in build.replace(",", "\n").split() if part.startswith("BLAS_INFO=")), "?")
+    settings = build.replace(",", " ").split()
+    blas = next((part.split("=", 1)[1] for part in settings if part.startswith("BLAS_INFO=")), "?")
     capability = next(
         (line.split(":", 1)[1].strip() for line in build.splitlines() if "CPU capability usage" in line), "?"
     )
