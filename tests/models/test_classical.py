@@ -26,6 +26,9 @@ from energy.hopfield import (
     quadratic_energy,
     storkey_weights,
 )
+from experiments.corruption import flip
+from experiments.metrics import overlap as overlaps
+from experiments.metrics import symmetric_mixtures
 from models.base import to_spins
 from models.classical import RULES
 
@@ -37,17 +40,14 @@ def random_patterns(seed: int, K: int, N: int, V: int = 2) -> torch.Tensor:
     return torch.randint(0, V, (K, N), generator=torch.Generator().manual_seed(seed))
 
 
-def flip(patterns: torch.Tensor, n_flip: int, seed: int, copies: int = 1) -> torch.Tensor:
-    """``copies`` corrupted copies of each binary pattern, each with exactly ``n_flip`` bits flipped."""
-    g = torch.Generator().manual_seed(seed)
-    q = patterns.repeat(copies, 1)  # (copies*K, N)
-    pos = torch.argsort(torch.rand(q.shape, generator=g), dim=1)[:, :n_flip]  # (B, n_flip)
-    return q.scatter(1, pos, 1 - q.gather(1, pos))
+def flipped(patterns: torch.Tensor, n_flip: int, seed: int, copies: int = 1) -> torch.Tensor:
+    """``copies`` copies of each binary pattern, each with exactly ``n_flip`` bits flipped."""
+    return flip(patterns.repeat(copies, 1), n_flip, 2, gen(seed))
 
 
-def overlap(states: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
-    """``m = xi . s / N`` row by row, ``(B,)``."""
-    return (to_spins(states) * to_spins(patterns)).mean(dim=1)
+def overlap(states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``m = xi . s / N`` of each state with its own target, ``(B,)``."""
+    return overlaps(states, targets).diagonal()
 
 
 def fixed_point_fraction(model, patterns: torch.Tensor) -> float:
@@ -138,28 +138,26 @@ def test_C5_sync_ends_in_fixed_point_or_two_cycle():
     assert bool((one[cyc] != s[cyc]).any(dim=1).all()) and torch.equal(two[cyc], s[cyc])
 
 
-def _mixtures(P: torch.Tensor) -> torch.Tensor:
-    """Symmetric 3-mixtures sign(xi1 + xi2 + xi3) of consecutive pattern triples, as tokens."""
-    S = to_spins(P)  # (K, N)
-    return (S[0::3][:3] + S[1::3][:3] + S[2::3][:3] > 0).long()  # (3, N)
-
-
 def test_C6a_mixture_overlap_is_one_half():
     # C6a (AGS 1985; m_3 = 2^{1-s} C(s-1, (s-1)/2) = 1/2): N=1000, |m - 0.5| < 0.05.
     P = random_patterns(60, 9, 1000)
-    mix = _mixtures(P)  # (3, N)
-    for j in range(3):
-        components = P[[3 * j, 3 * j + 1, 3 * j + 2]]
-        m = overlap(mix[j].expand(3, -1), components)
-        assert bool(((m - 0.5).abs() < 0.05).all()), m
+    mixtures, components = symmetric_mixtures(P, s=3)  # (3, N), (3, 3)
+    m = overlaps(mixtures, P).gather(1, components)  # (3, 3) overlap with each component
+    assert bool(((m - 0.5).abs() < 0.05).all()), m
+
+
+def _mixture_instability(seed: int, p: int, N: int = 1000) -> float:
+    """Unstable-bit fraction at the disjoint 3-mixtures of ``p`` random patterns."""
+    P = random_patterns(seed, p, N)
+    mixtures, _ = symmetric_mixtures(P, s=3)  # (p // 3, N)
+    return instability(fit(P), mixtures)
 
 
 def test_C6b_C6c_mixture_stability_depends_on_load():
     # C6b (AGS 1987, mixtures stable for alpha < 0.03): N=1000, p=10 -> unstable fraction == 0.
-    P = random_patterns(61, 10, 1000)
-    assert instability(fit(P), _mixtures(P)) == 0.0
+    assert _mixture_instability(61, 10) == 0.0
     # C6c: p=50 -> > 0 in >= 8 of 10 seeds, or mean over seeds > 0.002.
-    fractions = [instability(fit(P := random_patterns(620 + s, 50, 1000)), _mixtures(P)) for s in range(10)]
+    fractions = [_mixture_instability(620 + k, 50) for k in range(10)]
     assert sum(f > 0 for f in fractions) >= 8 or np.mean(fractions) > 0.002, fractions
 
 
@@ -178,7 +176,7 @@ def test_C7_basins(alpha, rho, check):
     # C7b: alpha=0.13, 30 % flips: P(m >= 0.95) <= 0.4 (basins shrink near capacity).
     N = 500
     P = random_patterns(70, round(alpha * N), N)
-    q = flip(P, round(rho * N), seed=71, copies=2)
+    q = flipped(P, round(rho * N), seed=71, copies=2)
     r = fit(P).retrieve(q, generator=gen(72))
     success = float((overlap(r.states, P.repeat(2, 1)) >= 0.95).double().mean())
     assert success >= 0.95 if check == "ge" else success <= 0.4, success
@@ -223,7 +221,7 @@ def test_done_when_pseudoinverse_stores_all_at_half_load():
 def test_done_when_async_retrieval_from_ten_percent_flips():
     N = 400
     P = random_patterns(2027, round(0.05 * N), N)
-    r = fit(P).retrieve(flip(P, N // 10, seed=2028, copies=2), generator=gen(2029))
+    r = fit(P).retrieve(flipped(P, N // 10, seed=2028, copies=2), generator=gen(2029))
     assert float((r.states == P.repeat(2, 1)).all(dim=1).double().mean()) >= 0.95
 
 
@@ -248,7 +246,7 @@ def test_pseudoinverse_diagonal_shrinks_basins():
     # alpha = 0.5 (sim N=200, 10 % flips: 0.67 with zero diagonal, 0.00 with it kept).
     N, p = 200, 100
     P = random_patterns(240, p, N)
-    q = flip(P, N // 10, seed=241)
+    q = flipped(P, N // 10, seed=241)
     success = {}
     for zero_diagonal in (True, False):
         model = fit(P, rule="pseudoinverse", zero_diagonal=zero_diagonal)
@@ -366,7 +364,7 @@ def test_recorded_trajectory_and_energies(update):
     N = 200
     P = random_patterns(320, 20, N)
     model = fit(P, update=update)
-    q = torch.cat([P[:4], flip(P[4:], 40, seed=321), random_patterns(322, 4, N)])  # fixed points, basins, random
+    q = torch.cat([P[:4], flipped(P[4:], 40, seed=321), random_patterns(322, 4, N)])  # fixed points, basins, random
     r = model.retrieve(q, generator=gen(323), record=True)
     T = r.trajectory.shape[0]
     assert T == int(r.steps.max()) + 1 and r.energies.shape == (T, q.shape[0])
@@ -384,7 +382,7 @@ def test_async_order_comes_from_generator():
     N = 300
     P = random_patterns(330, 30, N)
     model = fit(P)
-    q = flip(P, 120, seed=331)
+    q = flipped(P, 120, seed=331)
     a, b = (model.retrieve(q, generator=gen(s)).states for s in (1, 2))
     assert not torch.equal(a, b)  # heavily corrupted queries: the order matters for some
     assert torch.equal(model.retrieve(q).states, model.retrieve(q, generator=gen(0)).states)
@@ -394,7 +392,7 @@ def test_max_steps_limits_the_sweeps():
     N = 300
     P = random_patterns(340, 10, N)
     model = fit(P, max_steps=1)
-    r = model.retrieve(flip(P, 60, seed=341), generator=gen(342))
+    r = model.retrieve(flipped(P, 60, seed=341), generator=gen(342))
     assert bool((r.steps == 1).all()) and not bool(r.converged.any())
     assert bool(model.retrieve(P, max_steps=1).converged.all())
 
