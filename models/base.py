@@ -311,7 +311,12 @@ class AssociativeMemory(ABC):
         self.device_ = resolve_device(getattr(self, "device", "cpu"))
         self.vocab_size_ = int(vocab_size)
         self.patterns_ = patterns.detach().to(self.device_).clone()
-        self._fit(self.patterns_)
+        try:
+            self._fit(self.patterns_)
+        except BaseException:
+            # A failed fit must not leave a model that passes the "is fitted" check.
+            del self.patterns_
+            raise
         return self
 
     def retrieve(

@@ -234,3 +234,15 @@ def test_conformance_configs_name_registered_models_only():
     planned = {"classical", "dense", "modern", "oracle", "diffusion"}
     for key, cfg in CONFORMANCE.items():
         assert cfg.get("model", key) in planned | set(models.MODELS), key
+
+
+def test_failed_fit_leaves_the_model_unfitted():
+    """A fit that raises inside the model (Potts with a non-Hebbian rule) keeps it unfitted."""
+    if "classical" not in models.MODELS:
+        pytest.skip("classical not registered")
+    pats = torch.randint(0, 4, (3, 8), generator=torch.Generator().manual_seed(0))
+    model = models.make("classical", rule="storkey")
+    with pytest.raises(ValueError, match="rule"):
+        model.fit(pats, vocab_size=4)
+    with pytest.raises(NotFittedError, match="fit"):
+        model.retrieve(pats)
