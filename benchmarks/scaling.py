@@ -6,7 +6,8 @@ factors of 2 to 4 apart), the retrieval is timed, and the exponent ``a`` of
 (:func:`benchmarks.timing.loglog_slope`).  Two exponents are reported:
 
 * of the **retrieval time** (what a user pays: it includes the number of steps, which
-  can itself change with ``N`` and ``K``, e.g. the load ``K/N`` of a classical net);
+  can itself change with ``N`` and ``K``, e.g. with the load ``K/N`` of a classical net;
+  the classical nets therefore vary ``N`` at a fixed load ``K = 0.1 N``);
 * of the **time per query-step**, the retrieval time divided by ``sum_b steps_b`` (updates,
   sweeps or sampler steps summed over the batch), next to the exponent the arithmetic
   predicts.  Where the measured exponent is below the arithmetic one, fixed per-step or
@@ -61,6 +62,7 @@ class _Case:
     cost: dict  # variable -> arithmetic exponent per query-step
     vocab: int = 2
     length: str = "N"  # what the pattern length is called for this memory
+    load: float | None = None  # when set, K = round(load * N) as N varies (classical nets: fixed load)
 
 
 CASES = (
@@ -73,6 +75,7 @@ CASES = (
         {"N": 64, "K": 6, "B": 32},
         {"N": (64, 128), "K": (6, 12), "B": (16, 64)},
         {"N": 2, "K": 0, "B": 0},
+        load=0.1,
     ),
     _Case(
         "classical async",
@@ -83,6 +86,7 @@ CASES = (
         {"N": 64, "K": 6, "B": 16},
         {"N": (32, 64), "K": (3, 6), "B": (8, 16)},
         {"N": 2, "K": 0, "B": 0},
+        load=0.1,
     ),
     _Case(
         "dense x^3 async",
@@ -204,6 +208,8 @@ def _case_rows(case: _Case, quick: bool, repeats: int) -> list[dict]:
         times, per_step = [], []
         for v in values:
             point = {**base, var: v}
+            if var == "N" and case.load is not None:
+                point["K"] = max(1, round(case.load * v))  # same load K/N, so the same dynamics
             key = tuple(point.values())
             if key not in cache:
                 cache[key] = measure(point)
@@ -211,6 +217,8 @@ def _case_rows(case: _Case, quick: bool, repeats: int) -> list[dict]:
             times.append(t)
             per_step.append(t / s)
         span = f"{case.length if var == 'N' else var} in {values[0]}..{values[-1]}"
+        if var == "N" and case.load is not None:
+            span += f" at K/N={case.load:g}"
         model_exponent = case.cost[var]
         slope = loglog_slope(list(values), per_step)
         rows += [

@@ -1,0 +1,160 @@
+"""Run every benchmark, print one table and optionally write it as markdown.
+
+``python -m benchmarks [--quick] [--out FILE] [--threads N] [--only KEY ...]``
+
+Sections, in order (each a module with ``run(quick=False) -> list[dict]``):
+
+* ``classical``: classical Hopfield async/sync queries/s, sync step FLOP/s vs matmul;
+* ``dense_modern``: dense and modern memories, modern update FLOP/s vs matmul;
+* ``diffusion``: diffusion training tokens/s and FLOP/s vs matmul, oracle queries/s vs K;
+* ``peers``: hopfieldkit, hopfieldnetwork, dhnn (and hflayers) on identical workloads;
+* ``limits``: sync step at N = B = 1024, what limits it, async dispatch cost, modern update;
+* ``scaling``: fitted cost exponents of every memory in N, K and B.
+
+The markdown (``--out``) adds the machine's description, the done-when targets of issue 8
+and the machine-limit summary.  ``docs/benchmarks.md`` is this output for the reference
+machine: ``python -m benchmarks --out docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import os
+import sys
+import time
+from datetime import UTC, datetime
+
+import torch
+
+from benchmarks import report
+from benchmarks.machine import describe, load_average
+
+#: (key, title, what the ratio column means)
+SECTIONS = (
+    (
+        "classical",
+        "Classical Hopfield retrieval (N=1000, K=100, B=1024, 10 % flips)",
+        "sync step FLOP/s as a fraction of plain float64 matmuls of the same shapes",
+    ),
+    ("dense_modern", "Dense and modern memories", "modern update FLOP/s as a fraction of a plain float64 matmul"),
+    (
+        "diffusion",
+        "Diffusion memory: training and retrieval",
+        "training FLOP/s as a fraction of a float32 matmul (square 1024, or the model's own shape)",
+    ),
+    (
+        "peers",
+        "Peers on identical workloads (Hebb, K = 0.1 N, B = 256, 10 % flips)",
+        "our queries/s over the peer's (our speed-up); on our rows, over the fastest peer",
+    ),
+    ("limits", "The machine's limit", "fraction of the plain matmul's FLOP/s unless the row says otherwise"),
+    (
+        "scaling",
+        "Scaling of retrieval cost in N (or L), K and B",
+        "per-query-step exponent over the arithmetic exponent (where that is not 0)",
+    ),
+)
+KEYS = tuple(key for key, _, _ in SECTIONS)
+
+
+def run_sections(quick: bool, threads: int, only: tuple[str, ...] | None = None, log=None) -> list[dict]:
+    """Run the benchmark modules and collect their rows.
+
+    Parameters
+    ----------
+    quick : bool
+        Pass ``quick=True`` to every module (smoke sizes).
+    threads : int
+        Torch intra-op threads for all of them (restored afterwards); modules that take a
+        ``threads`` argument get it too.
+    only : tuple of str, optional
+        Keys of :data:`SECTIONS` to run (default: all).
+    log : file-like, optional
+        Progress messages go here (default: none).
+
+    Returns
+    -------
+    list of dict
+        Sections ``{"key", "title", "module", "ratio", "rows", "seconds", "load"}``.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    sections = []
+    try:
+        for key, title, ratio in SECTIONS:
+            if only is not None and key not in only:
+                continue
+            module = importlib.import_module(f"benchmarks.{key}")
+            kwargs = {"quick": quick}
+            if "threads" in inspect.signature(module.run).parameters:
+                kwargs["threads"] = threads
+            load = load_average()
+            if log is not None:
+                print(f"[benchmarks] {key} (load {load}) ...", file=log, flush=True)
+            t0 = time.perf_counter()
+            rows = module.run(**kwargs)
+            sections.append(
+                {
+                    "key": key,
+                    "title": title,
+                    "module": f"benchmarks.{key}",
+                    "ratio": ratio,
+                    "rows": rows,
+                    "seconds": time.perf_counter() - t0,
+                    "load": load,
+                }
+            )
+    finally:
+        torch.set_num_threads(before)
+    return sections
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    """Command-line entry point; returns the sections (for tests)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke sizes for every benchmark (seconds)")
+    parser.add_argument("--out", help="also write the report as markdown to this file")
+    parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1: shared machine)")
+    parser.add_argument("--only", nargs="+", choices=KEYS, help="run only these sections")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    args = parser.parse_args(argv)
+
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load_start = load_average()
+    t0 = time.perf_counter()
+    sections = run_sections(
+        args.quick, args.threads, tuple(args.only) if args.only else None, None if args.quiet else sys.stderr
+    )
+    total = time.perf_counter() - t0
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)  # so the description shows the threads the benchmarks used
+    machine = describe()
+    torch.set_num_threads(before)
+    machine["load average"] = f"{load_start} at start, {load_average()} at end (1 / 5 / 15 min)"
+    machine["benchmark threads"] = f"{args.threads} (torch intra-op and numpy BLAS)"
+
+    print(f"machine: {machine['cpu']}, {machine['cores']}, torch {machine['torch']}, load {machine['load average']}")
+    print(report.text_table(sections))
+    print()
+    for t in report.targets(sections):
+        met = {True: "MET", False: "MISSED", None: "n/a"}[t["met"]]
+        print(f"target [{met}] {t['target']}: {t['measured']}")
+    if args.out:
+        command = "python -m benchmarks" + (" --quick" if args.quick else "") + f" --out {args.out}"
+        if args.threads != 1:
+            command += f" --threads {args.threads}"
+        if args.only:
+            command += " --only " + " ".join(args.only)
+        text = report.markdown(machine, sections, command, started, total)
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"\nwrote {args.out}")
+    return sections
+
+
+if __name__ == "__main__":
+    main()
