@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Demo", "DEMO_FUNCTIONS", "run", "letters", "digits", "beta"]
+__all__ = ["Demo", "DEMO_FUNCTIONS", "run", "letters", "digits", "beta", "diffusion"]
 
 
 @dataclass
@@ -643,10 +643,19 @@ def beta(
 # The registry used by the command line.
 # ----------------------------------------------------------------------------------
 
+
+def diffusion(out_dir: Path | str, seed: int = 0, **options: Any) -> Demo:
+    """Diffusion memory of sentences; see :func:`experiments.demo_text.diffusion`."""
+    from experiments.demo_text import diffusion as run_diffusion
+
+    return run_diffusion(out_dir, seed, **options)
+
+
 DEMO_FUNCTIONS: dict[str, Callable[..., Demo]] = {
     "letters": letters,
     "digits": digits,
     "beta": beta,
+    "diffusion": diffusion,
 }
 
 

@@ -1,0 +1,155 @@
+"""Teaching demos (issue 7): every demo writes its PNG and GIF, and the claims it prints hold.
+
+The fast tests call the demo functions directly and check the measured numbers behind the
+printed notes; the slow test runs each demo from the command line with its default
+settings, fresh and cached, against the one-minute budget.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments import demos
+
+pytest.importorskip("PIL")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread, as the demos use: tiny kernels are slower with more."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _check_files(demo: demos.Demo, name: str) -> None:
+    from PIL import Image
+
+    png, gif = demo.paths[:2]
+    assert png.name == f"{name}.png" and png.stat().st_size > 10_000
+    assert gif.name == f"{name}.gif" and gif.stat().st_size > 10_000
+    with Image.open(gif) as im:
+        assert im.n_frames > 2  # an animation, not a still
+    with Image.open(png) as im:
+        assert im.width > 800 and im.height > 400
+    assert 2 <= len(demo.notes) <= 4
+
+
+def test_letters_claims(tmp_path):
+    d = demos.letters(tmp_path, seed=0, n_random=10)
+    _check_files(d, "letters")
+    n = d.numbers
+    # A few nearly uncorrelated letters: the classical net retrieves all, from noise and from the top half.
+    assert n["few_noisy_retrieved"] == n["n_few"] == 4
+    assert n["few_erased_retrieved"] == 4
+    # Random starts reach reversed letters and mixtures too (theory.md 2.3).
+    assert n["few_random"].get("reversed", 0) >= 1
+    assert n["few_random"].get("mixture-like", 0) >= 1
+    # All 26 letters: the classical net fails, and not for lack of capacity (26 < 0.138 N).
+    assert n["overload_retrieved"]["classical (Hebb)"] <= 2
+    assert n["overload_distinct"] <= 6
+    assert n["random_control_overlap"] > 0.9 > n["overload_overlap"]
+    assert n["overload_retrieved"]["modern (beta = 1)"] == 26
+    assert n["overload_retrieved"]["dense (F = exp)"] >= 25
+    assert f"{n['overload_retrieved']['modern (beta = 1)']}/26" in d.notes[3]
+    assert f"{n['few_noisy_retrieved']}/4" in d.notes[0]
+
+
+def test_digits_claims(tmp_path):
+    d = demos.digits(tmp_path, seed=0, k_max=12)
+    _check_files(d, "digits")
+    n = d.numbers
+    k = n["k_show"]
+    assert k == 10
+    # Correlated digits break the Hebbian net well before 0.138 N = 8.8 ...
+    assert n["classical_all_up_to"] < 0.138 * 64 / 2
+    assert n["retrieved_at_k_show"]["classical (Hebb)"] <= 2
+    # ... random patterns of the same size do not ...
+    assert n["curve"]["classical, random patterns"][7] >= 6
+    # ... and the modern net and the oracle separate every digit.
+    assert n["retrieved_at_k_show"]["modern (beta = 1)"] == k
+    assert n["retrieved_at_k_show"]["oracle (Bayes denoiser)"] == k
+    assert n["curve"]["modern (beta = 1)"][-1] == 12
+    assert f"{n['retrieved_at_k_show']['classical (Hebb)']}/{k}" in d.notes[0]
+
+
+def test_beta_regimes(tmp_path):
+    d = demos.beta(tmp_path, seed=0)
+    _check_files(d, "beta")
+    n = d.numbers
+    regimes = n["regimes"]
+    # The three kinds of fixed points appear in order of increasing beta (theory.md 2.8).
+    first = [regimes.index(r) for r in ("global", "metastable", "single")]
+    assert first == sorted(first)
+    i_g, i_m, i_s = first
+    assert n["n_eff"][i_g] > 15  # of 20 patterns
+    assert 2.5 < n["n_eff"][i_m] < 6 and n["share_same_class"][i_m] > 0.8  # the 4 similar samples
+    assert n["weight_own"][-1] > 0.99
+    assert len(d.notes) == 3
+
+
+def test_diffusion_claims(tmp_path):
+    from experiments.demo_text import MANY, load_pretrained, text_set
+
+    usable = load_pretrained(text_set(MANY["K"])) is not None
+    d = demos.diffusion(tmp_path, seed=0, many_steps=None if usable else 50)
+    _check_files(d, "diffusion")
+    n = d.numbers
+    # Few sentences: memorised (paper.md 6.2, signature 1).
+    assert n["few_exact"] >= 3
+    assert n["few_entropy_train"] <= 0.15
+    assert n["few_copies"] >= n["n_generate"] - 1
+    # The exact memory rewrites unseen sentences into training ones; the model keeps them.
+    assert n["broken_oracle"] > 0.3
+    assert n["many_entropy_test"] > 0.5
+    if not usable:
+        pytest.skip("pretrained generalising model not usable here (text source differs); checked the rest")
+    assert n["many_how"].startswith("pretrained")
+    assert n["many_copies"] == 0
+    assert n["broken_many"] < 0.1 < n["broken_oracle"]
+    assert n["accuracy_unseen"]["many"] > n["accuracy_unseen"]["oracle"]
+    # A rerun loads the cached checkpoint instead of training.
+    again = demos.diffusion(tmp_path, seed=0)
+    assert again.numbers["few_loaded"]
+
+
+def test_run_prints_notes_and_rejects_unknown(tmp_path, capsys):
+    paths = demos.run("beta", tmp_path, seed=0, betas=(0.01, 0.15, 1.0))
+    out = capsys.readouterr().out
+    assert "== demo beta" in out and out.count(" * ") == 3
+    assert [p.suffix for p in paths] == [".png", ".gif"]
+    with pytest.raises(ValueError, match="unknown demo"):
+        demos.run("nope", tmp_path)
+
+
+def test_cli_demo_prints_paths(tmp_path, capsys):
+    from experiments.cli import main
+
+    assert main(["demo", "letters", "--out", str(tmp_path), "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "letters.png") in out and str(tmp_path / "letters.gif") in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["letters", "digits", "beta", "diffusion"])
+def test_default_demo_under_a_minute(tmp_path, name):
+    """The issue's budget: each demo, default settings, fresh process and out dir, < 60 s on 2 cores."""
+    cmd = [sys.executable, "-m", "experiments", "demo", name, "--out", str(tmp_path)]
+    tic = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
+    fresh = time.perf_counter() - tic
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / f"{name}.png").is_file() and (tmp_path / f"{name}.gif").is_file()
+    assert fresh < 60, f"demo {name} took {fresh:.0f} s"
+    if name == "diffusion":  # cached checkpoints: the rerun trains nothing
+        tic = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True, cwd=Path(__file__).parents[2])
+        assert time.perf_counter() - tic < fresh
