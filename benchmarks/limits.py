@@ -17,6 +17,11 @@ process, in alternation with the measured code (:func:`benchmarks.timing.interle
 * Modern update (``N = K = B = 1024``, float64): ``4 B N K`` flops per update (two matmuls)
   over the FLOP/s of one ``(B, N) @ (N, K)`` matmul.
 
+* Oracle (``L = 16``, ``V = 8``, ``K = 4096``, ``B = 256``): the agreement counts
+  ``A_mu = #{i : x^i = xi_mu^i}`` that every denoiser call starts from, computed as the
+  ``(B, K, L)`` broadcast comparison of :func:`energy.diffusion.agreements` and as a float32
+  matmul of one-hot codes (exact: the counts are integers ``<= L``), against the whole call.
+
 Diffusion training (tokens/s, model FLOP/s over a matmul) is measured by
 :mod:`benchmarks.diffusion` and the oracle's cost exponent in ``K`` by
 :mod:`benchmarks.scaling`; ``python -m benchmarks`` gathers them all.
@@ -157,6 +162,47 @@ def _modern(N: int, K: int, B: int, repeats: int) -> list[dict]:
     ]
 
 
+def _oracle_agreements(L: int, V: int, K: int, B: int, repeats: int) -> list[dict]:
+    """The oracle's agreement counts ``A_mu`` against the same counts as a one-hot matmul."""
+    import torch.nn.functional as F
+
+    from energy.diffusion import agreements
+    from models.diffusion.oracle import Oracle
+
+    g = torch.Generator().manual_seed(0)
+    patterns = torch.randint(0, V, (K, L), generator=g)  # (K, L)
+    x = torch.randint(0, V, (B, L), generator=g)  # (B, L)
+    codes = F.one_hot(patterns, V).flatten(1).T.float().contiguous()  # (L V, K), would be cached at fit
+
+    def matmul() -> torch.Tensor:
+        # A = onehot(x) . onehot(xi): counts <= L, exact in float32.
+        return F.one_hot(x, V).flatten(1).float() @ codes  # (B, K)
+
+    oracle = Oracle(patterns, V)
+    t = interleaved_best(
+        {"broadcast": lambda: agreements(x, patterns), "matmul": matmul, "denoiser": lambda: oracle(x, 0.25)},
+        repeats,
+    )
+    exact = float((matmul().double() - agreements(x, patterns)).abs().max())
+    tag = f"L={L} V={V} K={K} B={B}"
+    return [
+        row(f"oracle denoiser call, {tag}", t["denoiser"] * 1e3, "ms"),
+        row(
+            "oracle agreements as a (B, K, L) broadcast compare (ratio: share of the denoiser call)",
+            t["broadcast"] * 1e3,
+            "ms",
+            t["broadcast"] / t["denoiser"],
+        ),
+        row(
+            "oracle agreements as a float32 one-hot matmul (ratio: speed-up over the broadcast)",
+            t["matmul"] * 1e3,
+            "ms",
+            t["broadcast"] / t["matmul"],
+        ),
+        row("oracle agreements: max |broadcast - one-hot matmul| (must be 0)", exact, "abs"),
+    ]
+
+
 def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
     """Measure the inner loops against plain matmuls of the same shapes.
 
@@ -182,6 +228,7 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
             _classical_sync(N, B, repeats)
             + _classical_async(N, B_async, max(1, repeats // 2))
             + _modern(N, N, B, repeats)
+            + _oracle_agreements(16, 8, 256 if quick else 4096, 64 if quick else 256, repeats)
         )
     finally:
         torch.set_num_threads(before)

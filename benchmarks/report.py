@@ -14,7 +14,7 @@ import re
 
 from benchmarks.timing import loglog_slope
 
-__all__ = ["fmt_value", "text_table", "targets", "limit_summary", "markdown", "PEER_NOTES"]
+__all__ = ["fmt_value", "text_table", "targets", "limit_summary", "markdown", "PEER_NOTES", "LIMIT_NOTES"]
 
 #: Target 1: our classical retrieval over the fastest peer on the same workload.
 PEER_SPEEDUP_TARGET = 50.0
@@ -47,6 +47,35 @@ PEER_NOTES = """\
   product for its diagonal at every update. They are timed on a subset of the same queries
   and their queries/s scaled from it (row names say how many).
 - **Licences.** `hopfieldnetwork` is GPL-3.0: it is only called, never vendored or copied.
+"""
+
+
+#: What limits the numbers (mechanisms; the rows that measure each are named).
+LIMIT_NOTES = """\
+- **Classical sync vs peers.** Per query and step, ours and `hopfieldnetwork` do the same
+  `2 N^2` float64 multiply-adds with the same `W`: theirs as a matrix-vector product per
+  query (memory-bound, plus a Python call), ours as one matrix-matrix product over the
+  states still moving. The speed-up is therefore bounded by the GEMM/GEMV throughput ratio
+  of this machine unless the arithmetic itself changes; the limits section measures two
+  changes that keep results bit-identical for Hebbian weights: float32 (the rows "plain
+  torch.matmul float32") and fields computed through the patterns, `N h = (s xi^T) xi - K s`
+  (`4 N K` instead of `2 N^2` flops; integers, exact in float32 while `N K < 2^24`).
+- **Classical async.** A sweep is `N` site visits, each a dozen or more small torch
+  operations over the batch; the row "time per site visit" expresses one visit in units of
+  one small-op dispatch. The loop is dispatch-bound: the peers pay a Python iteration per
+  site *per query*, ours per site *per batch*, so the speed-up grows with `B` but is capped
+  by the number of operations per visit, not by arithmetic.
+- **Sync step vs matmul.** The remainder of a sync step beyond the matmul is elementwise
+  passes over the `(A, N)` float64 states (decision, fixed-point and 2-cycle tests, gathers
+  of the rows still moving): memory traffic that grows like the matmul's output, not its
+  flops, so its share falls as `N` grows.
+- **Oracle.** Every denoiser call starts from the agreement counts `A_mu`, computed as a
+  `(B, K, L)` broadcast comparison whose memory traffic outgrows the caches at large `B K`
+  (the cost exponent in `K` rises above 1 there); the same counts as a one-hot matmul are
+  exact and several times faster (limits section).
+- **Scaling exponents** below the arithmetic ones mean fixed per-step or per-site overhead
+  still dominates at those sizes; a negative per-query-step exponent in `B` is that
+  overhead being shared by more queries.
 """
 
 
@@ -202,6 +231,7 @@ def markdown(machine: dict, sections: list[dict], command: str, started: str, to
     for t in targets(sections):
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
         lines.append(f"| {_md_escape(t['target'])} | {_md_escape(t['measured'])} | {met} |")
+    lines += ["", "## What limits the numbers", "", LIMIT_NOTES.rstrip()]
     summary = limit_summary(sections)
     if summary:
         lines += ["", "## The machine's limit", "", "| what | measured |", "|---|---|"]
