@@ -58,13 +58,14 @@ import argparse
 import contextlib
 import importlib.util
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from benchmarks.timing import best_time, flipped_queries, interleaved_best, row
+from benchmarks.timing import best_time, calls_for, flipped_queries, interleaved_best, row
 
 __all__ = ["run", "PEERS", "SIZES"]
 
@@ -290,17 +291,25 @@ def _one_size(N: int, n_queries: int, quick: bool, repeats: int) -> list[dict]:
     for update in ("async", "sync"):
         model = ClassicalHopfield(rule="hebb", update=update).fit(patterns)
         W = model.weights_.numpy()  # (N, N) float64
-        ours[update] = (2 * model.retrieve(queries, generator=torch.Generator().manual_seed(1)).states - 1).numpy()
         fns = {"ours": lambda m=model: m.retrieve(queries, generator=torch.Generator().manual_seed(1))}
         counts = {"ours": n_queries}
         for peer in peers:
             if update not in peer.updates:
                 continue
             n = counts[peer.name] = min(peer.per_query, n_queries)
-            finals[(peer.name, update)] = peer.recall(q_spins[:n], update)  # also the warm-up
             fns[peer.name] = lambda peer=peer, n=n, update=update: peer.recall(q_spins[:n], update)
+        # The warm-up call gives the final states and sizes the number of timed calls.
+        inner = {}
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            result = fn()
+            inner[name] = calls_for(time.perf_counter() - t0, budget=0.05 if quick else 0.25)
+            if name == "ours":
+                ours[update] = (2 * result.states - 1).numpy()
+            else:
+                finals[(name, update)] = result
         # Ours and the peers in alternation, so that load from other processes hits all alike.
-        seconds = interleaved_best(fns, repeats, warmup=False)
+        seconds = interleaved_best(fns, repeats, warmup=False, inner=inner)
         for name, t in seconds.items():
             timing[(name, update)] = counts[name] / t
     for peer in peers:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-__all__ = ["row", "best_time", "interleaved_best", "loglog_slope", "flipped_queries"]
+__all__ = ["row", "best_time", "interleaved_best", "calls_for", "loglog_slope", "flipped_queries"]
 
 
 def row(name: str, value: float, unit: str, ratio: float | None = None) -> dict:
@@ -64,7 +64,12 @@ def best_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> fl
     return best
 
 
-def interleaved_best(fns: Mapping[str, Callable[[], object]], repeats: int, warmup: bool = True) -> dict[str, float]:
+def interleaved_best(
+    fns: Mapping[str, Callable[[], object]],
+    repeats: int,
+    warmup: bool = True,
+    inner: Mapping[str, int] | None = None,
+) -> dict[str, float]:
     """Best wall time of each function, the functions called in turn ``repeats`` times.
 
     Alternating the calls makes a burst of load from other processes land on every
@@ -76,25 +81,35 @@ def interleaved_best(fns: Mapping[str, Callable[[], object]], repeats: int, warm
     fns : mapping of str to callable
         Functions to time, called with no arguments.
     repeats : int
-        Rounds; each round calls every function once.
+        Rounds; each round calls every function once (or ``inner[name]`` times).
     warmup : bool
         One untimed round first.
+    inner : mapping of str to int, optional
+        Calls per round of each named function, each timed on its own: short functions
+        get more samples per round, so their minimum is as trustworthy as a long one's.
 
     Returns
     -------
     dict of str to float
-        Best seconds per function.
+        Best seconds of one call, per function.
     """
     if warmup:
         for fn in fns.values():
             fn()
+    inner = inner or {}
     best = dict.fromkeys(fns, math.inf)
     for _ in range(max(1, repeats)):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
+            for _ in range(max(1, inner.get(name, 1))):
+                t0 = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - t0)
     return best
+
+
+def calls_for(seconds: float, budget: float = 0.25, most: int = 20) -> int:
+    """How many timed calls of a ``seconds``-long function fit in ``budget`` seconds (1 to ``most``)."""
+    return max(1, min(most, math.ceil(budget / max(seconds, 1e-9))))
 
 
 def loglog_slope(x: list[float], y: list[float]) -> float:
