@@ -247,5 +247,5 @@ def test_quick_preset_shows_the_memorisation_to_generalisation_transition(tmp_pa
             "transition", preset="quick", out=tmp_path, backend="joblib", jobs=2, progress=False, figures=False
         )
     checks = tr.acceptance(results, "div4")
-    assert len(checks) == 3 + 4 * 2 + 1  # K = 128 and K = 1024 are both checked
+    assert len(checks) == 3 + 4 * 3 + 1  # K = 128, 256 and 1024 are all checked
     assert checks["passed"].all(), "\n" + checks.to_string()
