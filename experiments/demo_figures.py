@@ -161,6 +161,8 @@ class Track:
         One caption per state (images: the title, text: a prefix).
     x_label : str
         x-axis label of the curve.
+    ylim : (float, float), optional
+        y-range of the curve (e.g. shared by tracks that should be compared).
     """
 
     label: str
@@ -173,6 +175,7 @@ class Track:
     reference: np.ndarray | None = None
     captions: Sequence[str] | None = None
     x_label: str = "step"
+    ylim: tuple[float, float] | None = None
 
     @property
     def n_steps(self) -> int:
@@ -212,8 +215,9 @@ class _TrackArtist:
                 y = 1.0 - (b + 0.5) / max(B, 1)
                 if track.captions:
                     ax.text(0.0, y, track.captions[b], family="monospace", fontsize=8, va="center", color="#555555")
+                x0 = 0.16 if track.captions else 0.0
                 row = [
-                    ax.text(0.16 + 0.84 * i / L, y, "", family="monospace", fontsize=10, va="center", ha="left")
+                    ax.text(x0 + (1 - x0) * i / L, y, "", family="monospace", fontsize=10, va="center", ha="left")
                     for i in range(L)
                 ]
                 self.chars.append(row)
@@ -233,6 +237,8 @@ class _TrackArtist:
         ax.yaxis.set_label_position("right")
         ax.yaxis.tick_right()
         ax.set_xlim(-0.3, max(T - 1, 1) + 0.3)
+        if track.ylim is not None:
+            ax.set_ylim(*track.ylim)
 
     def moving(self) -> list:
         """Artists that change from frame to frame (redrawn on top of the static background)."""
