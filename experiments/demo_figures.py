@@ -260,7 +260,7 @@ class _TrackArtist:
                     moved = j > 0 and tr.states[j, b, i] != prev[b, i]
                     artist.set_text(text[i] if text[i] != " " else "\u00b7")
                     artist.set_color("#d62728" if wrong else ("#1f77b4" if moved else "black"))
-                    artist.set_fontweight("bold" if moved else "normal")
+                    artist.set_fontweight("bold" if wrong or moved else "normal")
         for b, (dot, trail) in enumerate(zip(self.dots, self.trails, strict=True)):
             dot.set_data([j], [tr.curve[j, b]])
             trail.set_data(np.arange(j + 1), tr.curve[: j + 1, b])

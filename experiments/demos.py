@@ -214,11 +214,10 @@ def letters(
         f"From {n_random} random states the same net ends on a letter {_count(out_random, 'retrieved')}x, on a "
         f"reversed letter (same energy) {_count(out_random, 'reversed')}x, in a mixture "
         f"{_count(out_random, 'mixture-like', 'near stored', 'spin-glass-like')}x.",
-        f"All 26 letters ({26 / N:.2f} N, below 0.138 N; mean |overlap| {_mean_overlap(X):.2f} vs "
-        f"{_mean_overlap(rnd):.2f} for random patterns): the classical net retrieves {c26.count('retrieved')}/26, the "
-        f"26 noisy letters fall into {distinct26} distinct states (mean overlap with the right letter "
-        f"{letters_m:.2f}); "
-        f"26 random patterns: overlap {random_m:.2f}, {random_ok}/26 exact. Correlation, not capacity.",
+        f"All 26 letters (26 < 0.138 N = {0.138 * N:.0f}; mean |overlap| {_mean_overlap(X):.2f} vs "
+        f"{_mean_overlap(rnd):.2f} for random patterns): the classical net retrieves {c26.count('retrieved')}/26, "
+        f"the 26 noisy letters fall into {distinct26} distinct states; 26 random patterns in the same net: overlap "
+        f"{random_m:.2f} ({random_ok}/26 exact). Correlation, not capacity.",
         "The same 26 noisy letters: dense net (exp) "
         f"{out_big['dense (F = exp)'].count('retrieved')}/26, modern net "
         f"{out_big['modern (beta = 1)'].count('retrieved')}/26 retrieved exactly.",
