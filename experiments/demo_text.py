@@ -61,6 +61,9 @@ FEW: dict[str, Any] = {
         "seed": 0,
     },
 }
+#: Steps of the stand-in generalising model when the pretrained one cannot be used (keeps the demo
+#: within its minute; it is undertrained, and the demo says so).
+FALLBACK_STEPS = 300
 #: Weights-only checkpoint (``model.safetensors`` + ``config.json``) of the generalising model.
 PRETRAINED = Path(__file__).resolve().parent / "data" / "text_diffusion_L24"
 _EXPORTED = ("model.safetensors", "config.json")
@@ -212,6 +215,7 @@ def diffusion(
     dt: float = 0.02,
     n_generate: int = 8,
     pretrained: Path | str = PRETRAINED,
+    source: str = "auto",
 ):
     """Diffusion memory of sentences: a few are memorised, many are generalised from.
 
@@ -224,7 +228,7 @@ def diffusion(
     few_steps : int, optional
         Training steps of the memorising model (default ``FEW["memory"]["train_steps"]``).
     many_steps : int, optional
-        ``None``: use the pretrained generalising model (trained live with 600 steps, and
+        ``None``: use the pretrained generalising model (trained live with ``FALLBACK_STEPS``, and
         said so, when its weights are missing or were trained on another text source);
         an int: train it live with that many steps (fast tests).
     t_train, t_unseen : float
@@ -235,6 +239,9 @@ def diffusion(
         Generations per model.
     pretrained : path
         Weights-only checkpoint of the generalising model.
+    source : {"auto", "lee", "pydoc"}
+        Text source (:func:`experiments.patterns.text_patterns`); the pretrained weights
+        belong to ``"lee"``, which ``"auto"`` picks when gensim is installed.
 
     Returns
     -------
@@ -256,7 +263,7 @@ def diffusion(
     ckpt_root = out_dir / "checkpoints"
 
     # -- the memorising model: K = 4, trained here (cached) ---------------------------
-    few_set = text_set(FEW["K"])
+    few_set = text_set(FEW["K"], source)
     V, params = few_set.vocab_size, few_set.params
     few_cfg = {**FEW["memory"], "seed": seed}
     if few_steps is not None:
@@ -277,14 +284,16 @@ def diffusion(
     few_copies = int((np.asarray(classify_generations(gen_few.states, clean)) == "memorised").sum())
 
     # -- the generalising model: K = 2000, pretrained (or trained here) ----------------
-    many_set = text_set(MANY["K"])
+    # Without gensim the text is Python's documentation, which has fewer sentences.
+    k_many = min(MANY["K"], text_set(1, source).params["pool_size"] - N_TEST)
+    many_set = text_set(k_many, source)
     loaded = None if many_steps is not None else load_pretrained(many_set, pretrained)
     if loaded is not None:
         net, info = loaded
         many_how = f"pretrained, {info['step']} steps"
         many_seconds = 0.0
     else:
-        steps = many_steps if many_steps is not None else 600
+        steps = many_steps if many_steps is not None else FALLBACK_STEPS
         cfg = {**MANY["memory"], "train_steps": steps, "seed": seed}
         tic = time.perf_counter()
         live = models.make("diffusion", **cfg, checkpoint=ckpt_root / f"many_s{seed}_{steps}")
@@ -329,6 +338,7 @@ def diffusion(
     numbers = {
         "few_exact": few_exact,
         "few_K": FEW["K"],
+        "many_K": k_many,
         "few_entropy_final": float(r_few.entropy.mean()),
         "few_entropy_train": H_few_train,
         "few_copies": few_copies,
@@ -357,7 +367,7 @@ def diffusion(
     for j in _changed_steps(r_few.trajectory):
         text = dec(r_few.trajectory[j, 0])
         steps_lines.append(f"  step {j:2d}  t = {grid[j]:.2f}  H = {float(H_few_path[j, 0]):.2f}  |{text}|")
-    steps_lines.append(f"restoring unseen sentence 0 (t = {t_unseen}, iterated MAP), {MANY['K']}-sentence model:")
+    steps_lines.append(f"restoring unseen sentence 0 (t = {t_unseen}, iterated MAP), {k_many}-sentence model:")
     for j in _changed_steps(r_many.trajectory):
         text = dec(r_many.trajectory[j, 0])
         steps_lines.append(f"  step {j:2d}  H = {float(H_many_path[j, 0]):.2f}  |{text}|")
@@ -369,13 +379,13 @@ def diffusion(
         f"sentences restored exactly from t = {t_train} (about {t_train * (1 - 1 / V):.0%} of characters resampled); "
         f"conditional entropy {float(r_few.entropy.mean()):.2f} nats; {few_copies}/{n_generate} generations are "
         "copies of training sentences: it memorised.",
-        f"{MANY['K']} sentences ({many_how}), {len(test)} unseen sentences at t = {t_unseen} (MAP): it repairs "
+        f"{k_many} sentences ({many_how}), {len(test)} unseen sentences at t = {t_unseen} (MAP): it repairs "
         f"{rec_many:.0%} of the corrupted characters and breaks {brk_many:.1%} of the intact ones (characters "
         f"correct {acc['query']:.0%} -> {acc['many']:.0%}); the exact memory of the same sentences (oracle) repairs "
         f"{rec_orc:.0%} but rewrites {brk_orc:.0%} of the intact ones ({acc['oracle']:.0%} correct): it answers with "
         "training sentences.",
         f"Conditional entropy: {H_few_train:.2f} nats on the 4 memorised sentences vs {H_many_train:.2f} (training), "
-        f"{H_many_test:.2f} (unseen) and {H_many_gen:.2f} (generated) for the {MANY['K']}-sentence model; "
+        f"{H_many_test:.2f} (unseen) and {H_many_gen:.2f} (generated) for the {k_many}-sentence model; "
         f"{many_copies}/{n_generate} of its generations copy a training sentence.",
     ]
 
@@ -412,19 +422,19 @@ def diffusion(
         ref = dec(test[i])
         rows.append((f"unseen {i}", ref, None, grey))
         rows.append(("  corrupted", dec(q_test[i]), ref, grey))
-        rows.append((f"  {MANY['K']}-sentence model", dec(r_many.states[i]), ref, green))
+        rows.append((f"  {k_many}-sentence model", dec(r_many.states[i]), ref, green))
         rows.append(("  oracle (exact memory)", dec(r_orc.states[i]), ref, "#1f77b4"))
     ml, mr = middle.subfigures(1, 2, width_ratios=[1.25, 1.0])
     _draw_text(ml.subplots(), rows, fontsize=9.5, label_width=0.3)
-    ml.suptitle(f"C. Unseen sentences (t = {t_unseen}): {MANY['K']}-sentence model vs exact memory", x=0.02, ha="left")
+    ml.suptitle(f"C. Unseen sentences (t = {t_unseen}): {k_many}-sentence model vs exact memory", x=0.02, ha="left")
     rows = [(f"{FEW['K']} sent.", dec(g), None, grey) for g in gen_few.states[: n_generate // 2]]
-    rows += [(f"{MANY['K']} sent.", dec(g), None, green) for g in gen_many.states[: n_generate // 2]]
+    rows += [(f"{k_many} sent.", dec(g), None, green) for g in gen_many.states[: n_generate // 2]]
     _draw_text(mr.subplots(), rows, label_width=0.22)
     mr.suptitle("D. Generated from pure noise", x=0.02, ha="left")
 
     bl, br = bottom.subfigures(1, 2, width_ratios=[1.0, 1.0])
     a = bl.subplots()
-    labels = [f"{FEW['K']}: train", f"{MANY['K']}: train", f"{MANY['K']}: unseen", f"{MANY['K']}: generated"]
+    labels = [f"{FEW['K']}: train", f"{k_many}: train", f"{k_many}: unseen", f"{k_many}: generated"]
     values = [H_few_train, H_many_train, H_many_test, H_many_gen]
     a.bar(labels, values, color=["0.55", green, green, green])
     for x, v in enumerate(values):
@@ -447,7 +457,7 @@ def diffusion(
             color=green,
             lw=1.2,
             alpha=0.8,
-            label=f"{MANY['K']} sentences, unseen (MAP iterations)" if k == 0 else None,
+            label=f"{k_many} sentences, unseen (MAP iterations)" if k == 0 else None,
         )
     a.set_xlabel("sampler step")
     a.set_ylabel("H of the current state (nats)")
@@ -468,7 +478,7 @@ def diffusion(
             ylim=(0.0, top_h),
         ),
         dfig.Track(
-            f"{MANY['K']} sentences ({many_how}): unseen sentences from t = {t_unseen}, MAP updates",
+            f"{k_many} sentences ({many_how}): unseen sentences from t = {t_unseen}, MAP updates",
             r_many.trajectory[:, :4].numpy(),
             H_many_path[:, :4].numpy(),
             curve_label="entropy (nats)",

@@ -121,6 +121,18 @@ def test_diffusion_claims(tmp_path):
     assert again.numbers["few_loaded"]
 
 
+def test_diffusion_without_the_lee_corpus(tmp_path):
+    """Without gensim the text is Python's documentation: the pretrained weights are refused, a stand-in is trained."""
+    from experiments.demo_text import load_pretrained, text_set
+
+    assert load_pretrained(text_set(1000, source="pydoc")) is None  # other training set, other hash
+    d = demos.diffusion(tmp_path, seed=0, source="pydoc", few_steps=100, many_steps=40, n_generate=4)
+    _check_files(d, "diffusion")
+    assert d.numbers["source"] == "pydoc"
+    assert d.numbers["many_how"].startswith("trained here, 40 steps")
+    assert d.numbers["many_K"] <= 2000
+
+
 def test_run_prints_notes_and_rejects_unknown(tmp_path, capsys):
     paths = demos.run("beta", tmp_path, seed=0, betas=(0.01, 0.15, 1.0))
     out = capsys.readouterr().out
