@@ -161,7 +161,8 @@ def test_default_demo_under_a_minute(tmp_path, name):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / f"{name}.png").is_file() and (tmp_path / f"{name}.gif").is_file()
     assert fresh < 60, f"demo {name} took {fresh:.0f} s"
-    if name == "diffusion":  # cached checkpoints: the rerun trains nothing
-        tic = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True, cwd=Path(__file__).parents[2])
-        assert time.perf_counter() - tic < fresh
+    if name == "diffusion":  # cached checkpoints: the rerun trains nothing (timing alone is too noisy to tell)
+        again = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=300, check=True, cwd=Path(__file__).parents[2]
+        )
+        assert "loaded from cache" in again.stdout
