@@ -22,10 +22,25 @@ among the maximisers.  "Equal" means equal up to rounding (``_TIE_RTOL`` times t
 possible field): Hebbian fields are multiples of ``1/N`` that are often exactly zero in exact
 arithmetic, and without the tolerance the sign of a rounding error would decide, differently
 for a batch than for one query (different matmul kernels sum in different orders).
+
+Speed: the loops above are written once, for every case (:meth:`ClassicalHopfield._run_async`,
+:meth:`ClassicalHopfield._run_sync`).  Retrieval without recording runs specialised loops
+that give bit-for-bit the same states, steps and flags (``tests/models/test_classical_fast.py``):
+
+* Hebbian spins, synchronous: the fields through the patterns, ``N h = (s xi^T) xi - K s``,
+  ``4 N K`` instead of ``2 N^2`` flops, in float32 -- exact, because every number in it is
+  an integer below ``2^23`` (see :func:`_lowrank_is_exact` for when that decides every site
+  as the float64 weights do);
+* any weights, synchronous: finished states leave the working set, and a move and a 2-cycle
+  are read off the mask of flipped sites instead of comparing float64 states;
+* asynchronous: a site visit finds the unstable rows and flips only those; once few sites
+  have an unstable row, sites with none are skipped (per-site counts of unstable rows kept
+  up to date), and the float64 fields get exactly the additions of the generic loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from numbers import Integral
 
 import torch
@@ -64,6 +79,42 @@ _WEIGHT_RULES = {"hebb": hebb_weights, "pseudoinverse": pseudoinverse_weights, "
 # errors of a dot product are ~1e-16 of that bound (times the number of incremental
 # updates); the smallest genuine Hebbian field, 1/N, is ~1/sqrt(K) of it.
 _TIE_RTOL = 1e-9
+# Unit roundoff of float64.
+_U64 = 2.0**-53
+
+
+def _lowrank_is_exact(K: int, N: int, row_sum: float, tol: float) -> bool:
+    """Whether integer Hebbian fields decide every site exactly as the float64 weights do.
+
+    With ``c = xi^T xi`` (integers) the weights are ``w_ij = fl(c_ij / N)`` and ``N h_i`` is
+    the integer ``m_i``.  The float64 field of any spin state, summed in any order, is within
+    ``err = (N + 3) u R`` of ``m_i / N`` (``u = 2^-53``, ``R`` the largest row sum of ``|W|``:
+    ``gamma_{N-1} R`` for the sum, ``u R`` for the rounding of ``w``).  If ``err <= tol``
+    every exact tie (``m_i = 0``) is a tie of the float64 rule, and if ``1/N - err > tol`` every
+    nonzero ``m_i`` (``|h_i| >= 1/N``) is a decided field of the same sign: both rules then
+    make the same decision at every site of every state.  ``(N + 1) K < 2^23`` keeps every
+    number of ``(s xi^T) xi - (K - 1/2) s`` an exact half-integer in float32.
+    """
+    err = (N + 3) * _U64 * row_sum
+    return (N + 1) * K < 2**23 and err <= tol and 1.0 / N - err > tol
+
+
+def _float32_matmul_is_ieee(device: torch.device) -> bool:
+    """Whether float32 matmuls on ``device`` round like IEEE float32 (no TF32 / bfloat16 shortcut).
+
+    The integer fields are exact only with true float32 products; ``torch`` may be told to
+    trade precision for speed (``set_float32_matmul_precision``, ``fp32_precision``), and then
+    the low-rank path computes in float64 instead (still exact, only slower).
+    """
+    backend = torch.backends.cuda.matmul if device.type == "cuda" else getattr(torch.backends.mkldnn, "matmul", None)
+    precision = getattr(backend, "fp32_precision", None)
+    if precision is not None:  # torch >= 2.9: "none" means the default, IEEE
+        ieee = precision in ("none", "ieee")
+    else:  # older torch: the legacy switch
+        ieee = torch.get_float32_matmul_precision() == "highest"
+    if device.type == "cuda":
+        ieee = ieee and not torch.backends.cuda.matmul.allow_tf32
+    return ieee
 
 
 class ClassicalHopfield(AssociativeMemory):
@@ -107,9 +158,17 @@ class ClassicalHopfield(AssociativeMemory):
 
     ``noise`` is ignored.  ``generator=None`` uses a generator seeded with 0, so results
     are reproducible; synchronous dynamics draw no random numbers.
+
+    Without ``record`` the dynamics run specialised loops (module docstring) with the same
+    results as the generic ones; ``record=True`` runs the generic loops, which keep every
+    intermediate state and energy.
     """
 
     name = "classical"
+    #: Use the specialised retrieval loops where they apply.  Not a hyperparameter: it never
+    #: changes a result; tests and benchmarks set it to False on an instance to run the
+    #: generic loops they are checked and measured against.
+    _fast_paths: bool = True
 
     def __init__(
         self,
@@ -135,9 +194,10 @@ class ClassicalHopfield(AssociativeMemory):
     # -- learning ------------------------------------------------------------------
 
     def _fit(self, patterns: Tensor) -> None:
-        V, (_, L) = self.vocab_size_, patterns.shape
+        V, (K, L) = self.vocab_size_, patterns.shape
         for stale in ("weights_", "couplings_"):  # a refit may change V
             self.__dict__.pop(stale, None)
+        self._factors = {}  # Hebbian spin patterns per dtype, for the low-rank fields
         if V == 2:
             self.weights_ = _WEIGHT_RULES[self.rule](to_spins(patterns), self.zero_diagonal)  # (N, N)
             self._W = self.weights_
@@ -149,7 +209,16 @@ class ClassicalHopfield(AssociativeMemory):
                 )
             self.couplings_ = potts_couplings(patterns, V, self.zero_diagonal)  # (L, V, L, V)
             self._W = self.couplings_.view(L * V, L * V)
-        self._tie_tol = _TIE_RTOL * float(self._W.abs().sum(dim=1).max())
+        row_sum = float(self._W.abs().sum(dim=1).max())
+        self._tie_tol = _TIE_RTOL * row_sum
+        if V == 2 and self.rule == "hebb" and _lowrank_is_exact(K, L, row_sum, self._tie_tol):
+            self._factors[torch.float32] = to_spins(patterns, torch.float32)  # (K, N), exact +-1
+
+    def _hebb_factor(self, dtype: torch.dtype) -> Tensor:
+        """The stored spins ``xi`` ``(K, N)`` in ``dtype`` (cached; exact in any float dtype)."""
+        if dtype not in self._factors:
+            self._factors[dtype] = self._factors[torch.float32].to(dtype)
+        return self._factors[dtype]
 
     # -- codes: spins (C = 1) for V = 2, one-hot (C = V) for Potts --------------------
 
@@ -206,10 +275,17 @@ class ClassicalHopfield(AssociativeMemory):
         del noise  # classical dynamics do not condition on the corruption level
         max_steps = self.max_steps if max_steps is None else max_steps
         code = self._encode(queries)  # (B, L, C)
+        fast = self._fast_paths and not record
         if self.update == "sync":
+            if fast:
+                return self._run_sync_fast(code, max_steps)
             return self._run_sync(code, max_steps, record)
         if generator is None:
             generator = torch.Generator().manual_seed(0)
+        if fast:
+            if self._potts:
+                return self._run_async_potts(queries.clone(), code, max_steps, generator)
+            return self._run_async_spins(code[..., 0], max_steps, generator)
         return self._run_async(code, max_steps, generator, record)
 
     def _run_async(self, X: Tensor, max_steps: int, generator: torch.Generator, record: bool) -> Retrieval:
@@ -269,6 +345,152 @@ class ClassicalHopfield(AssociativeMemory):
                 break
         return self._result(X.view(B, L, C), steps, converged, log)
 
+    # -- specialised loops: the same results as the generic ones, fewer operations -----------
+
+    def _sync_step(self, x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+        """Working copy of the codes ``x`` ``(B, L*C)`` and the synchronous update on such states."""
+        tol = self._tie_tol
+        if self._potts:
+            L, V = self.patterns_.shape[1], self.vocab_size_
+
+            def potts(x: Tensor) -> Tensor:
+                return self._decide((x @ self._W).view(-1, L, V), x.view(-1, L, V)).view(-1, L * V)
+
+            return x.clone(), potts
+        if torch.float32 not in self._factors:
+
+            def spins(x: Tensor) -> Tensor:
+                # sign(h) with ties kept flips exactly the sites whose field opposes the spin
+                # by more than the tolerance: h s < -tol (s = +-1, so h s is exact).
+                return torch.where(torch.lt((x @ self._W).mul_(x), -tol), -x, x)
+
+            return x.clone(), spins
+        dtype = torch.float32 if _float32_matmul_is_ieee(x.device) else torch.float64
+        xi = self._hebb_factor(dtype)  # (K, N)
+        # N h + s/2 = (s xi^T) xi - (K - 1/2) s, the -K s only where w_ii = 0.  Every number in
+        # it is a half-integer below 2^23 in magnitude, so float32 sums it exactly in any
+        # order; N h is an integer, so the added s/2 is a tie-break: sign(N h + s/2) is
+        # sign(h) where h != 0 and the current spin where h == 0.  _lowrank_is_exact
+        # guarantees that the float64 weights make those same decisions.
+        beta = 0.5 - xi.shape[0] if self.zero_diagonal else 0.5
+
+        def hebb(x: Tensor) -> Tensor:
+            return torch.addmm(x, x @ xi.mT, xi, beta=beta).sign_()  # (A, N): two (A, N, K) products
+
+        return x.to(dtype), hebb
+
+    def _run_sync_fast(self, X: Tensor, max_steps: int) -> Retrieval:
+        """:meth:`_run_sync` without recording: the same states, steps and flags.
+
+        States that finished leave the working set (no gather of every row at every step),
+        and the tests "moved" and "back to the state of two steps ago" are dot products:
+        codes are +-1 spins or one-hot rows, so ``a . b`` equals ``a . a`` (``N`` spins, or
+        ``L`` sites) iff ``a == b``, and the sums are small integers, exact in any float dtype.
+        One ``vecdot`` costs a fraction of an elementwise compare followed by a bool reduction.
+        """
+        B, L, C = X.shape
+        x, step = self._sync_step(X.view(B, L * C))  # (A, L*C) the states still moving
+        same = float(L)  # a . a for every code
+        out = torch.empty_like(x)
+        rows = torch.arange(B, device=X.device)  # (A,) their rows in the batch
+        steps = torch.full((B,), max_steps, dtype=torch.long, device=X.device)
+        converged = torch.zeros(B, dtype=torch.bool, device=X.device)
+        prev = None  # the states one step before x
+        for t in range(1, max_steps + 1):
+            new = step(x)
+            fixed = torch.linalg.vecdot(new, x) == same  # (A,)
+            done = fixed if prev is None else fixed | (torch.linalg.vecdot(new, prev) == same)
+            prev, x = x, new
+            if bool(done.any()):
+                fin = done.nonzero().squeeze(1)
+                out[rows[fin]] = x[fin]
+                steps[rows[fin]] = t
+                converged[rows[fin]] = fixed[fin]
+                keep = (~done).nonzero().squeeze(1)
+                x, prev, rows = x[keep], prev[keep], rows[keep]
+                if not len(rows):
+                    break
+        out[rows] = x  # still moving after max_steps
+        return Retrieval(states=self._decode(out.view(B, L, C)), steps=steps, converged=converged)
+
+    def _run_async_spins(self, X: Tensor, max_steps: int, generator: torch.Generator) -> Retrieval:
+        """:meth:`_run_async` for spins ``X`` ``(B, N)`` without recording: the same results.
+
+        The same orders are drawn, and the float64 fields receive exactly the additions of
+        the generic loop, in the same order, so every decision is the same.  A visit looks
+        for the rows whose field opposes the spin by more than the tolerance (``h s < -tol``,
+        the sites ``sign(h)`` with ties kept would flip) and touches only those.  When fewer
+        than half of the sites have an unstable row at the start of a sweep, the sweep keeps
+        a count of unstable rows per site and skips the sites whose count is zero.
+        """
+        B, N = X.shape
+        W, tol = self._W, self._tie_tol
+        w = W.unbind(0)  # (N,) views: the row of W of each site
+        x = X  # (A, N) the states still moving (X is our own encoding of the queries)
+        h = X @ W  # (A, N) local fields, kept up to date incrementally
+        out = torch.empty_like(X)
+        rows = torch.arange(B, device=X.device)  # (A,) their rows in the batch
+        steps = torch.full((B,), max_steps, dtype=torch.long, device=X.device)
+        converged = torch.zeros(B, dtype=torch.bool, device=X.device)
+        for sweep in range(1, max_steps + 1):
+            order = torch.randperm(N, generator=generator, device=generator.device).tolist()
+            start = x.clone()
+            counts = torch.lt(h * x, -tol).sum(dim=0, dtype=torch.int32)  # (N,) unstable rows per site
+            busy = int(torch.count_nonzero(counts))
+            if busy and 2 * busy < N and counts.device.type == "cpu":
+                _sweep_counting(order, x, h, w, tol, counts)
+            elif busy:
+                _sweep_plain(order, x, h, w, tol)
+            done = ~(x != start).any(dim=1)  # (A,) a sweep that changed nothing
+            if bool(done.any()):
+                fin = done.nonzero().squeeze(1)
+                out[rows[fin]] = x[fin]
+                steps[rows[fin]] = sweep
+                converged[rows[fin]] = True
+                keep = (~done).nonzero().squeeze(1)
+                x, h, rows = x[keep], h[keep], rows[keep]
+                if not len(rows):
+                    break
+        out[rows] = x  # still moving after max_steps
+        return Retrieval(states=from_spins(out), steps=steps, converged=converged)
+
+    def _run_async_potts(self, tokens: Tensor, X: Tensor, max_steps: int, generator: torch.Generator) -> Retrieval:
+        """:meth:`_run_async` for Potts states without recording: the same results.
+
+        ``tokens`` ``(B, L)`` (our own copy) and their one-hot codes ``X`` ``(B, L, V)``.  As in
+        :meth:`_run_async_spins`, a visit touches only the rows whose current token is not
+        among the maximisers of its field (``h_cur < max h - tol``), and the fields receive
+        the same additions as in the generic loop.
+        """
+        B, L, V = X.shape
+        W, tol = self._W, self._tie_tol
+        w = W.view(L, V, L * V).unbind(0)  # (L,) views (V, L*V): the rows of W of each site
+        x = tokens  # (A, L) the states still moving
+        h = self._fields(X).view(B, L * V)  # (A, L*V) local fields, kept up to date incrementally
+        out = torch.empty_like(tokens)
+        rows = torch.arange(B, device=X.device)
+        steps = torch.full((B,), max_steps, dtype=torch.long, device=X.device)
+        converged = torch.zeros(B, dtype=torch.bool, device=X.device)
+        for sweep in range(1, max_steps + 1):
+            order = torch.randperm(L, generator=generator, device=generator.device).tolist()
+            start = x.clone()
+            counts = _potts_unstable(h, x, V, tol).sum(dim=0, dtype=torch.int32)  # (L,)
+            busy = int(torch.count_nonzero(counts))
+            if busy:
+                _sweep_potts(order, x, h, w, V, tol, counts if 2 * busy < L and counts.device.type == "cpu" else None)
+            done = ~(x != start).any(dim=1)
+            if bool(done.any()):
+                fin = done.nonzero().squeeze(1)
+                out[rows[fin]] = x[fin]
+                steps[rows[fin]] = sweep
+                converged[rows[fin]] = True
+                keep = (~done).nonzero().squeeze(1)
+                x, h, rows = x[keep], h[keep], rows[keep]
+                if not len(rows):
+                    break
+        out[rows] = x
+        return Retrieval(states=out, steps=steps, converged=converged)
+
     def _result(self, X: Tensor, steps: Tensor, converged: Tensor, log: _Log | None) -> Retrieval:
         if log is None:
             return Retrieval(states=self._decode(X), steps=steps, converged=converged)
@@ -327,6 +549,96 @@ class ClassicalHopfield(AssociativeMemory):
     def _check_states(self, states: Tensor) -> Tensor:
         self._check_fitted()
         return check_tokens(states, "states", vocab_size=self.vocab_size_, length=self.patterns_.shape[1])
+
+
+# ----------------------------------------------------------------------------------
+# One asynchronous sweep, in place on the states x and fields h of the rows still moving.
+# ----------------------------------------------------------------------------------
+
+
+def _sweep_plain(order: list[int], x: Tensor, h: Tensor, w: tuple[Tensor, ...], tol: float) -> None:
+    """Visit the sites of spin states ``x`` ``(A, N)`` in ``order``; ``h = x W`` kept current.
+
+    Flipping ``s_i -> -s_i`` adds ``(-2 s_i) w_i`` to the fields: ``index_add_`` with
+    ``alpha=-2`` of ``s_i w_i`` adds exactly that number (a power of two times a product with
+    ``+-1`` is exact), one rounding per field as in the generic loop's ``delta @ W_i``.
+    """
+    h_cols, x_cols = h.mT.unbind(0), x.mT.unbind(0)  # (N,) views (A,): one column per site
+    for i in order:
+        rows = torch.lt(h_cols[i] * x_cols[i], -tol).nonzero().view(-1)  # (R,) rows that flip s_i
+        if rows.numel():
+            s = x_cols[i].index_select(0, rows)  # (R,) spins before the flip
+            h.index_add_(0, rows, torch.outer(s, w[i]), alpha=-2.0)
+            x_cols[i].index_add_(0, rows, s, alpha=-2.0)  # s - 2 s = -s, exactly
+
+
+def _sweep_counting(order: list[int], x: Tensor, h: Tensor, w: tuple[Tensor, ...], tol: float, counts: Tensor) -> None:
+    """:func:`_sweep_plain` that skips the sites where no row is unstable.
+
+    ``counts`` ``(N,)`` int32 on the CPU holds the number of unstable rows per site; it is
+    read through a numpy view (no torch dispatch per skipped site) and updated from the
+    rows that flip, before and after the flip.
+    """
+    h_cols, x_cols = h.mT.unbind(0), x.mT.unbind(0)
+    pending = counts.numpy()  # shares memory with counts
+    for i in order:
+        if not pending[i]:
+            continue
+        rows = torch.lt(h_cols[i] * x_cols[i], -tol).nonzero().view(-1)
+        hr, xr = h.index_select(0, rows), x.index_select(0, rows)  # (R, N) copies of those rows
+        counts.sub_(torch.lt(hr * xr, -tol).sum(dim=0, dtype=torch.int32))
+        s = xr[:, i].clone()  # (R,)
+        hr.add_(torch.outer(s, w[i]), alpha=-2.0)  # the same additions as _sweep_plain
+        xr[:, i] = -s
+        counts.add_(torch.lt(hr * xr, -tol).sum(dim=0, dtype=torch.int32))
+        h.index_copy_(0, rows, hr)
+        x.index_copy_(0, rows, xr)
+
+
+def _potts_unstable(h: Tensor, tokens: Tensor, V: int, tol: float) -> Tensor:
+    """``bool (A, L)``: sites whose current token is not among the maximisers of its field."""
+    A, L = tokens.shape
+    h = h.view(A, L, V)
+    current = h.gather(2, tokens.unsqueeze(2)).squeeze(2)  # (A, L)
+    return torch.lt(current, h.amax(dim=2) - tol)
+
+
+def _sweep_potts(
+    order: list[int], tokens: Tensor, h: Tensor, w: tuple[Tensor, ...], V: int, tol: float, counts: Tensor | None
+) -> None:
+    """One sweep of Potts states ``tokens`` ``(A, L)`` with fields ``h`` ``(A, L*V)``, in place.
+
+    With ``counts`` (unstable rows per site, int32 on the CPU) sites without an unstable
+    row are skipped and the counts kept up to date, as in :func:`_sweep_counting`.
+    """
+    A, L = tokens.shape
+    h_sites, t_cols = h.view(A, L, V).unbind(1), tokens.mT.unbind(0)  # (L,) views (A, V) and (A,)
+    pending = None if counts is None else counts.numpy()
+    eye = torch.eye(V, dtype=h.dtype, device=h.device)  # one-hot codes by row
+
+    def unstable_per_site(rows: Tensor) -> Tensor:  # (L,) unstable sites summed over those rows
+        return _potts_unstable(h.index_select(0, rows), tokens.index_select(0, rows), V, tol).sum(0, dtype=torch.int32)
+
+    for i in order:
+        if pending is not None and not pending[i]:
+            continue
+        hi, ti = h_sites[i], t_cols[i]  # (A, V), (A,)
+        current = hi.gather(1, ti.unsqueeze(1))  # (A, 1)
+        # The generic rule keeps the token iff h_cur >= max h - tol: these rows move.
+        rows = torch.lt(current, hi.amax(dim=1, keepdim=True) - tol).nonzero()[:, 0]  # (R,)
+        if not rows.numel():
+            continue
+        hr = hi.index_select(0, rows)  # (R, V)
+        top = hr >= hr.amax(dim=1, keepdim=True) - tol  # maximisers up to rounding
+        new = top.to(torch.uint8).argmax(dim=1)  # (R,) lowest-index maximiser, as in _decide
+        old = ti.index_select(0, rows)
+        if pending is not None:
+            counts.sub_(unstable_per_site(rows))
+        delta = eye.index_select(0, new) - eye.index_select(0, old)  # (R, V) new code minus old
+        h.index_add_(0, rows, delta @ w[i])  # the generic loop's update, term for term
+        ti.index_copy_(0, rows, new)
+        if pending is not None:
+            counts.add_(unstable_per_site(rows))
 
 
 class _Log:
