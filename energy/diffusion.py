@@ -16,12 +16,31 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["agreements", "lse_energy", "log_marginal", "conditional_entropy"]
+__all__ = ["agreements", "onehot_codes", "lse_energy", "log_marginal", "conditional_entropy"]
 
 
-def agreements(states: Tensor, patterns: Tensor) -> Tensor:
+def onehot_codes(patterns: Tensor, vocab_size: int) -> Tensor:
+    """One-hot codes of the stored patterns, ``float32 (K, L*V)``, for :func:`agreements`.
+
+    Parameters
+    ----------
+    patterns : Tensor
+        ``long (K, L)`` with values in ``0..vocab_size-1``.
+    vocab_size : int
+        Alphabet size ``V``.
+
+    Returns
+    -------
+    Tensor
+        ``float32 (K, L*V)`` with ``codes[mu, i*V + v] = [xi_mu^i = v]``.
+    """
+    return F.one_hot(patterns, vocab_size).to(torch.float32).flatten(1)
+
+
+def agreements(states: Tensor, patterns: Tensor, codes: Tensor | None = None) -> Tensor:
     """Number of positions where each state equals each stored pattern.
 
     Parameters
@@ -30,16 +49,32 @@ def agreements(states: Tensor, patterns: Tensor) -> Tensor:
         ``long (B, L)``.
     patterns : Tensor
         ``long (K, L)``.
+    codes : Tensor, optional
+        ``onehot_codes(patterns, V)``, ``(K, L*V)``.  With them the counts are one matrix
+        product, ``A = onehot(states) codes^T``, instead of a ``(B, K, L)`` comparison: the
+        same numbers (integers ``<= L``, summed exactly in float32 while ``L < 2^24``; 0/1
+        factors are exact even in reduced-precision matmul modes) at a fraction of the
+        memory traffic, for alphabets small enough that ``2 V`` flops per comparison pay
+        (the oracle uses them for ``V <= 128``).
 
     Returns
     -------
     Tensor
         ``float64 (B, K)``: ``L - Hamming(state, pattern)``.
     """
-    return (states[:, None, :] == patterns[None, :, :]).sum(-1, dtype=torch.float64)  # (B, K)
+    if codes is None:
+        return (states[:, None, :] == patterns[None, :, :]).sum(-1, dtype=torch.float64)  # (B, K)
+    B, L = states.shape
+    if codes.dim() != 2 or codes.shape[1] % L or codes.shape[0] != patterns.shape[0]:
+        raise ValueError(
+            f"codes must be onehot_codes(patterns, V) of shape (K, L*V) = ({patterns.shape[0]}, {L}*V), "
+            f"got {tuple(codes.shape)}"
+        )
+    x = F.one_hot(states, codes.shape[1] // L).to(codes.dtype).flatten(1)  # (B, L*V)
+    return (x @ codes.mT).to(torch.float64)  # (B, K)
 
 
-def lse_energy(states: Tensor, patterns: Tensor, beta: float | Tensor) -> Tensor:
+def lse_energy(states: Tensor, patterns: Tensor, beta: float | Tensor, codes: Tensor | None = None) -> Tensor:
     """Log-sum-exp energy ``E_beta(x) = -log sum_mu exp(beta A_mu(x))``, float64.
 
     Not divided by ``beta``: in this form ``E_beta = -log p_t(x) + const`` exactly, and
@@ -53,6 +88,8 @@ def lse_energy(states: Tensor, patterns: Tensor, beta: float | Tensor) -> Tensor
         ``long (K, L)``.
     beta : float or Tensor
         Inverse temperature; a ``(B,)`` tensor gives one per state.
+    codes : Tensor, optional
+        ``onehot_codes(patterns, V)``: the agreements as a matrix product (:func:`agreements`).
 
     Returns
     -------
@@ -61,7 +98,7 @@ def lse_energy(states: Tensor, patterns: Tensor, beta: float | Tensor) -> Tensor
     """
     if isinstance(beta, Tensor):
         beta = beta.to(device=states.device, dtype=torch.float64).reshape(-1, 1)
-    return -torch.logsumexp(beta * agreements(states, patterns), dim=-1)  # (B,)
+    return -torch.logsumexp(beta * agreements(states, patterns, codes), dim=-1)  # (B,)
 
 
 def log_marginal(states: Tensor, patterns: Tensor, alpha: float, vocab_size: int) -> Tensor:

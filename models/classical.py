@@ -81,9 +81,27 @@ _WEIGHT_RULES = {"hebb": hebb_weights, "pseudoinverse": pseudoinverse_weights, "
 _TIE_RTOL = 1e-9
 # Unit roundoff of float64.
 _U64 = 2.0**-53
+# Cost model of an asynchronous sweep (microseconds; measured on the reference machine, see
+# benchmarks/limits.py).  It only picks between two exact schedules.
+_VISIT_US = 9.0  # a site visit in _sweep_plain that flips nothing (a few torch dispatches)
+_FLIP_US = 12.0  # extra for a visit that flips rows
+_STEP_US = 60.0  # one step of _sweep_events, besides its arithmetic
+_ENTRY_US = 0.003  # per (row, site) entry of a step of _sweep_events
 
 
-def _lowrank_is_exact(K: int, N: int, row_sum: float, tol: float) -> bool:
+def _sweep_cost(N: int, busy: int, per_row: Tensor) -> tuple[float, float]:
+    """Predicted microseconds of :func:`_sweep_events` and :func:`_sweep_plain` for one sweep.
+
+    ``busy`` sites have an unstable row and the rows that move have ``per_row`` unstable
+    sites: about the flips the sweep will make (flips can trigger others).  The event
+    schedule takes one step per flip of the busiest row, over the rows not yet done.
+    """
+    most, total = float(per_row.max()), float(per_row.sum())
+    events = (most + 1) * _STEP_US + _ENTRY_US * N * (total + len(per_row))
+    return events, N * _VISIT_US + busy * _FLIP_US
+
+
+def _lowrank_is_exact(K: int, N: int, row_sum: float, tol: float, flips: int = 0) -> bool:
     """Whether integer Hebbian fields decide every site exactly as the float64 weights do.
 
     With ``c = xi^T xi`` (integers) the weights are ``w_ij = fl(c_ij / N)`` and ``N h_i`` is
@@ -94,8 +112,12 @@ def _lowrank_is_exact(K: int, N: int, row_sum: float, tol: float) -> bool:
     nonzero ``m_i`` (``|h_i| >= 1/N``) is a decided field of the same sign: both rules then
     make the same decision at every site of every state.  ``(N + 1) K < 2^23`` keeps every
     number of ``(s xi^T) xi - (K - 1/2) s`` an exact half-integer in float32.
+
+    Fields kept up to date incrementally, as in the asynchronous loop, take one more rounding
+    (at most ``u R``) and a rounded ``w_ij`` (at most ``2 u R``) per flip: ``flips`` is the
+    most flips a row can make, and the bound grows by ``3 u R`` per flip.
     """
-    err = (N + 3) * _U64 * row_sum
+    err = (N + 3 + 3 * flips) * _U64 * row_sum
     return (N + 1) * K < 2**23 and err <= tol and 1.0 / N - err > tol
 
 
@@ -209,9 +231,9 @@ class ClassicalHopfield(AssociativeMemory):
                 )
             self.couplings_ = potts_couplings(patterns, V, self.zero_diagonal)  # (L, V, L, V)
             self._W = self.couplings_.view(L * V, L * V)
-        row_sum = float(self._W.abs().sum(dim=1).max())
-        self._tie_tol = _TIE_RTOL * row_sum
-        if V == 2 and self.rule == "hebb" and _lowrank_is_exact(K, L, row_sum, self._tie_tol):
+        self._row_sum = float(self._W.abs().sum(dim=1).max())  # the largest possible |field|
+        self._tie_tol = _TIE_RTOL * self._row_sum
+        if V == 2 and self.rule == "hebb" and _lowrank_is_exact(K, L, self._row_sum, self._tie_tol):
             self._factors[torch.float32] = to_spins(patterns, torch.float32)  # (K, N), exact +-1
 
     def _hebb_factor(self, dtype: torch.dtype) -> Tensor:
@@ -413,35 +435,68 @@ class ClassicalHopfield(AssociativeMemory):
         out[rows] = x  # still moving after max_steps
         return Retrieval(states=self._decode(out.view(B, L, C)), steps=steps, converged=converged)
 
+    def _async_fields(self, X: Tensor, max_steps: int) -> tuple[Tensor, Tensor, Tensor, float]:
+        """States, local fields, weights and tie tolerance for the asynchronous loop.
+
+        Generic weights: float64 ``h = X W`` and the tolerance, exactly as in :meth:`_run_async`.
+        Hebbian spins: the integers ``N h = (s xi^T) xi - K s`` and the integer couplings
+        ``c = N W`` in float32 (every partial sum an integer below ``2^23``: exact in any
+        order), with tolerance 0.  Each flip moves the generic loop's float64 fields by one
+        more rounding; :func:`_lowrank_is_exact` with the most flips a row can make
+        (``N`` per sweep) guarantees that they still decide every site as the integers do.
+        """
+        N = X.shape[1]
+        flips = N * max_steps
+        if torch.float32 not in self._factors or not _lowrank_is_exact(
+            self._factors[torch.float32].shape[0], N, self._row_sum, self._tie_tol, flips
+        ):
+            return X, X @ self._W, self._W, self._tie_tol
+        dtype = torch.float32 if _float32_matmul_is_ieee(X.device) else torch.float64
+        xi = self._hebb_factor(dtype)  # (K, N)
+        K = xi.shape[0]
+        key = ("couplings", dtype)
+        if key not in self._factors:
+            c = xi.mT @ xi  # (N, N) integers sum_mu xi_i xi_j
+            if self.zero_diagonal:
+                c.diagonal().sub_(K)
+            self._factors[key] = c
+        x = X.to(dtype)
+        h = torch.addmm(x, x @ xi.mT, xi, beta=-K) if self.zero_diagonal else (x @ xi.mT) @ xi  # (B, N) = N h
+        return x, h, self._factors[key], 0.0
+
     def _run_async_spins(self, X: Tensor, max_steps: int, generator: torch.Generator) -> Retrieval:
         """:meth:`_run_async` for spins ``X`` ``(B, N)`` without recording: the same results.
 
-        The same orders are drawn, and the float64 fields receive exactly the additions of
-        the generic loop, in the same order, so every decision is the same.  A visit looks
-        for the rows whose field opposes the spin by more than the tolerance (``h s < -tol``,
-        the sites ``sign(h)`` with ties kept would flip) and touches only those.  When fewer
-        than half of the sites have an unstable row at the start of a sweep, the sweep keeps
-        a count of unstable rows per site and skips the sites whose count is zero.
+        The same orders are drawn and the fields make the same decisions
+        (:meth:`_async_fields`).  Each sweep runs one of two exact schedules, whichever the
+        unstable sites at its start predict to be cheaper (:func:`_sweep_cost`):
+        :func:`_sweep_plain` visits the sites in order and touches only the rows that flip;
+        :func:`_sweep_events` advances every row from one flip to its next at once, which
+        wins when few flips are left.  Rows whose sweep changed nothing leave the working set.
         """
         B, N = X.shape
-        W, tol = self._W, self._tie_tol
-        w = W.unbind(0)  # (N,) views: the row of W of each site
-        x = X  # (A, N) the states still moving (X is our own encoding of the queries)
-        h = X @ W  # (A, N) local fields, kept up to date incrementally
-        out = torch.empty_like(X)
+        x, h, W, tol = self._async_fields(X, max_steps)  # (A, N) the states still moving, their fields
+        w = W.unbind(0)  # (N,) views: the weights of each site
+        out = torch.empty_like(x)
         rows = torch.arange(B, device=X.device)  # (A,) their rows in the batch
         steps = torch.full((B,), max_steps, dtype=torch.long, device=X.device)
         converged = torch.zeros(B, dtype=torch.bool, device=X.device)
         for sweep in range(1, max_steps + 1):
             order = torch.randperm(N, generator=generator, device=generator.device).tolist()
             start = x.clone()
-            counts = torch.lt(h * x, -tol).sum(dim=0, dtype=torch.int32)  # (N,) unstable rows per site
-            busy = int(torch.count_nonzero(counts))
-            if busy and 2 * busy < N and counts.device.type == "cpu":
-                _sweep_counting(order, x, h, w, tol, counts)
-            elif busy:
-                _sweep_plain(order, x, h, w, tol)
-            done = ~(x != start).any(dim=1)  # (A,) a sweep that changed nothing
+            # 1 where h s < -tol: sign(h s + tol) is -1 exactly there (float ops, no bool masks).
+            unstable = (h * x).add_(tol).sign_().neg_().clamp_(min=0.0)  # (A, N)
+            per_row = unstable.sum(dim=1)  # (A,) unstable sites of each row
+            busy = int(torch.count_nonzero(unstable.sum(dim=0)))  # sites with an unstable row
+            if busy:
+                moving = per_row.nonzero().squeeze(1)
+                events, plain = _sweep_cost(N, busy, per_row[moving])
+                if events < plain:
+                    _sweep_events(order, x, h, W, tol, moving)
+                else:
+                    _sweep_plain(order, x, h, w, tol)
+            # A sweep changed nothing iff x . start = N (spins; an exact small integer).
+            done = torch.linalg.vecdot(x, start) == N  # (A,)
             if bool(done.any()):
                 fin = done.nonzero().squeeze(1)
                 out[rows[fin]] = x[fin]
@@ -559,6 +614,8 @@ class ClassicalHopfield(AssociativeMemory):
 def _sweep_plain(order: list[int], x: Tensor, h: Tensor, w: tuple[Tensor, ...], tol: float) -> None:
     """Visit the sites of spin states ``x`` ``(A, N)`` in ``order``; ``h = x W`` kept current.
 
+    ``w`` holds the rows of ``W`` (or of the integer couplings), one view per site.
+
     Flipping ``s_i -> -s_i`` adds ``(-2 s_i) w_i`` to the fields: ``index_add_`` with
     ``alpha=-2`` of ``s_i w_i`` adds exactly that number (a power of two times a product with
     ``+-1`` is exact), one rounding per field as in the generic loop's ``delta @ W_i``.
@@ -572,27 +629,59 @@ def _sweep_plain(order: list[int], x: Tensor, h: Tensor, w: tuple[Tensor, ...], 
             x_cols[i].index_add_(0, rows, s, alpha=-2.0)  # s - 2 s = -s, exactly
 
 
-def _sweep_counting(order: list[int], x: Tensor, h: Tensor, w: tuple[Tensor, ...], tol: float, counts: Tensor) -> None:
-    """:func:`_sweep_plain` that skips the sites where no row is unstable.
+def _sweep_events(order: list[int], x: Tensor, h: Tensor, w: Tensor, tol: float, rows: Tensor) -> None:
+    """:func:`_sweep_plain` for a sweep with few flips, one row-parallel step per flip.
 
-    ``counts`` ``(N,)`` int32 on the CPU holds the number of unstable rows per site; it is
-    read through a numpy view (no torch dispatch per skipped site) and updated from the
-    rows that flip, before and after the flip.
+    For each row the sequential sweep flips, in order, the sites that are unstable when
+    it reaches them; between two flips nothing changes, so the next flip of a row is the
+    first site after its last flip, in the order, that is unstable *now*.  Each step finds
+    that site for every row at once and flips it, adding ``(-2 s_i) w_i`` to the row's
+    fields: the same additions, in the same order, as the sequential sweep.  A sweep costs
+    (most flips of one row + 1) steps over the rows instead of ``N`` site visits.
+
+    Parameters
+    ----------
+    order : list of int
+        The sweep's site order.
+    x, h : Tensor
+        ``(A, N)`` spins and fields, updated in place.
+    w : Tensor
+        ``(N, N)`` weights (or integer couplings) whose row ``i`` is added when ``s_i`` flips.
+    tol : float
+        Tie tolerance: ``s_i`` flips iff ``h_i s_i < -tol``.
+    rows : Tensor
+        ``(A',)`` the rows with an unstable site at the start; the others cannot flip.
     """
-    h_cols, x_cols = h.mT.unbind(0), x.mT.unbind(0)
-    pending = counts.numpy()  # shares memory with counts
-    for i in order:
-        if not pending[i]:
-            continue
-        rows = torch.lt(h_cols[i] * x_cols[i], -tol).nonzero().view(-1)
-        hr, xr = h.index_select(0, rows), x.index_select(0, rows)  # (R, N) copies of those rows
-        counts.sub_(torch.lt(hr * xr, -tol).sum(dim=0, dtype=torch.int32))
-        s = xr[:, i].clone()  # (R,)
-        hr.add_(torch.outer(s, w[i]), alpha=-2.0)  # the same additions as _sweep_plain
-        xr[:, i] = -s
-        counts.add_(torch.lt(hr * xr, -tol).sum(dim=0, dtype=torch.int32))
-        h.index_copy_(0, rows, hr)
-        x.index_copy_(0, rows, xr)
+    N = x.shape[1]
+    order_t = torch.tensor(order, device=x.device)
+    pos = torch.empty(N, dtype=x.dtype, device=x.device)
+    pos[order_t] = torch.arange(N, dtype=x.dtype, device=x.device)  # (N,) position of each site
+    xs, hs = x.index_select(0, rows), h.index_select(0, rows)  # (A', N) copies, written back at the end
+    after = torch.zeros(len(rows), 1, dtype=x.dtype, device=x.device)  # (A', 1) positions before it are done
+    # All keys below are integers < 3 N, exact in float32 and float64: float arithmetic
+    # only (compares and where() on bool masks cost several times more here).
+    while True:
+        # sign(h s + tol): -1 unstable, 0 tie, +1 stable (h s + tol rounds to 0 only when it is 0).
+        code = (hs * xs).add_(tol).sign_().add_(1.0)  # (A', N) 0 unstable, 1 tie, 2 stable
+        # Distance in the order past the last flip (wrapping round), plus N per code unit:
+        # the smallest key is the next unstable site of the row if it is below N - after.
+        key = torch.sub(pos, after).remainder_(N).add_(code, alpha=float(N))
+        k = key.amin(dim=1)  # (A',)
+        more = k < N - after[:, 0]
+        if not bool(more.all()):
+            fin = (~more).nonzero().squeeze(1)
+            x.index_copy_(0, rows[fin], xs[fin])
+            h.index_copy_(0, rows[fin], hs[fin])
+            keep = more.nonzero().squeeze(1)
+            if not len(keep):
+                return
+            xs, hs, rows, after, k = xs[keep], hs[keep], rows[keep], after[keep], k[keep]
+        p = k + after[:, 0]  # (A',) position of the flip
+        sites = order_t.index_select(0, p.long()).unsqueeze(1)  # (A', 1)
+        s = xs.gather(1, sites)  # (A', 1) spins before the flip
+        hs.add_(w.index_select(0, sites[:, 0]).mul_(s), alpha=-2.0)  # the additions of _sweep_plain
+        xs.scatter_(1, sites, s.neg())
+        after = p.unsqueeze(1) + 1.0
 
 
 def _potts_unstable(h: Tensor, tokens: Tensor, V: int, tol: float) -> Tensor:

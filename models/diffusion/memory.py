@@ -368,7 +368,7 @@ class OracleMemory(_DiffusionBase):
         return True
 
     def _energy(self, states: Tensor) -> Tensor:
-        return lse_energy(states, self.patterns_, beta(self.t_energy, self.vocab_size_))
+        return lse_energy(states, self.patterns_, beta(self.t_energy, self.vocab_size_), self.oracle_.codes)
 
     def _energies(self, trajectory: Tensor) -> Tensor:
         T, B, L = trajectory.shape

@@ -23,10 +23,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from energy.diffusion import agreements
+from energy.diffusion import agreements, onehot_codes
 from models.diffusion.schedule import EPS, beta
 
-__all__ = ["pattern_posterior", "full_posterior", "loo_posterior", "Oracle"]
+__all__ = ["pattern_posterior", "full_posterior", "loo_posterior", "Oracle", "CODES_MAX_VOCAB"]
+
+#: Largest alphabet for which the oracle caches one-hot codes and counts agreements as a
+#: matrix product (2 V flops per comparison; measured faster than the broadcast comparison
+#: up to V ~ 200 on the reference machine, benchmarks/limits.py).
+CODES_MAX_VOCAB = 128
 
 
 def _beta_column(b: float | Tensor, like: Tensor) -> float | Tensor:
@@ -35,7 +40,7 @@ def _beta_column(b: float | Tensor, like: Tensor) -> float | Tensor:
     return b
 
 
-def pattern_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor) -> Tensor:
+def pattern_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, codes: Tensor | None = None) -> Tensor:
     """``p(mu | x_t) = softmax_mu(beta_t A_mu(x_t))``.
 
     Parameters
@@ -46,24 +51,37 @@ def pattern_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor) -> 
         ``long (K, L)`` stored patterns.
     beta_t : float or Tensor
         Inverse temperature; a ``(B,)`` tensor gives one per row.
+    codes : Tensor, optional
+        ``energy.diffusion.onehot_codes(patterns, V)``: the same agreements, as a matrix product.
 
     Returns
     -------
     Tensor
         ``float64 (B, K)`` association weights.
     """
-    A = agreements(x_t, patterns)  # (B, K)
+    A = agreements(x_t, patterns, codes)  # (B, K)
     return torch.softmax(_beta_column(beta_t, A) * A, dim=-1)
 
 
-def full_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, vocab_size: int) -> Tensor:
-    """``p(x_0^i = v | x_t) = sum_mu p(mu | x_t) [xi_mu^i = v]``, ``float64 (B, L, V)``."""
-    w = pattern_posterior(x_t, patterns, beta_t)  # (B, K)
+def full_posterior(
+    x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, vocab_size: int, codes: Tensor | None = None
+) -> Tensor:
+    """``p(x_0^i = v | x_t) = sum_mu p(mu | x_t) [xi_mu^i = v]``, ``float64 (B, L, V)``.
+
+    ``codes`` as in :func:`pattern_posterior`.
+    """
+    w = pattern_posterior(x_t, patterns, beta_t, codes)  # (B, K)
     return torch.einsum("bk,klv->blv", w, F.one_hot(patterns, vocab_size).to(torch.float64))
 
 
 def loo_posterior(
-    x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, vocab_size: int, *, direct: bool = False
+    x_t: Tensor,
+    patterns: Tensor,
+    beta_t: float | Tensor,
+    vocab_size: int,
+    *,
+    direct: bool = False,
+    codes: Tensor | None = None,
 ) -> Tensor:
     """Leave-one-out ``pi^i(v) = sum_mu softmax_mu(beta_t A_mu^{(-i)}) [xi_mu^i = v]``, ``float64 (B, L, V)``.
 
@@ -74,15 +92,15 @@ def loo_posterior(
     conversion of diffusion.md 4.3.  That route costs one ``(B, K) @ (K, L V)`` product
     instead of a ``(B, L, K)`` tensor of per-position weights (5-10x faster at large ``K``)
     and agrees with the definition to ~1e-14.  ``direct=True`` evaluates the definition
-    (``O(B L K)`` memory), kept as a cross-check.
+    (``O(B L K)`` memory), kept as a cross-check.  ``codes`` as in :func:`pattern_posterior`.
     """
     if direct:
         match = (x_t[:, :, None] == patterns.T[None, :, :]).to(torch.float64)  # (B, L, K)
-        A_loo = agreements(x_t, patterns)[:, None, :] - match  # (B, L, K) agreements without position i
+        A_loo = agreements(x_t, patterns, codes)[:, None, :] - match  # (B, L, K) agreements without position i
         w = torch.softmax(_beta_column(beta_t, A_loo) * A_loo, dim=-1)  # (B, L, K)
         onehot = F.one_hot(patterns, vocab_size).to(torch.float64)  # (K, L, V)
         return torch.einsum("blk,klv->blv", w, onehot)
-    p = full_posterior(x_t, patterns, beta_t, vocab_size)  # (B, L, V)
+    p = full_posterior(x_t, patterns, beta_t, vocab_size, codes)  # (B, L, V)
     b = _beta_column(beta_t, p)
     damp = torch.exp(-b) if isinstance(b, Tensor) else math.exp(-b)  # evidence of the observed token, removed
     observed = F.one_hot(x_t, vocab_size).to(torch.bool)  # (B, L, V)
@@ -100,17 +118,27 @@ class Oracle:
     Parameters
     ----------
     patterns : Tensor
-        ``long (K, L)`` stored patterns (kept by reference, not copied).
+        ``long (K, L)`` stored patterns (kept by reference, not copied: modifying them
+        afterwards leaves ``codes`` stale).
     vocab_size : int
         Alphabet size ``V``.
     eps : float
         Schedule floor of ``alpha_t = 1 - (1 - eps) t``.
+
+    Attributes
+    ----------
+    codes : Tensor or None
+        ``float32 (K, L*V)`` one-hot codes of the patterns for ``V <=`` :data:`CODES_MAX_VOCAB`
+        (None above): every call counts the agreements as one matrix product with them
+        (exact integers, so the results are those of the broadcast comparison).
     """
 
     def __init__(self, patterns: Tensor, vocab_size: int, eps: float = EPS) -> None:
         self.patterns = patterns
         self.vocab_size = vocab_size
         self.eps = eps
+        small = vocab_size <= CODES_MAX_VOCAB and patterns.shape[1] < 2**24
+        self.codes = onehot_codes(patterns, vocab_size) if small else None
 
     def beta(self, t: float | Tensor) -> float | Tensor:
         """Inverse temperature ``beta(t)`` of this vocabulary."""
@@ -118,15 +146,15 @@ class Oracle:
 
     def association(self, x_t: Tensor, t: float | Tensor) -> Tensor:
         """``p(mu | x_t)``, ``float64 (B, K)``."""
-        return pattern_posterior(x_t, self.patterns, self.beta(t))
+        return pattern_posterior(x_t, self.patterns, self.beta(t), self.codes)
 
     def posterior(self, x_t: Tensor, t: float | Tensor) -> Tensor:
         """Full posterior ``p(x_0 | x_t)``, ``float64 (B, L, V)``."""
-        return full_posterior(x_t, self.patterns, self.beta(t), self.vocab_size)
+        return full_posterior(x_t, self.patterns, self.beta(t), self.vocab_size, self.codes)
 
     def loo(self, x_t: Tensor, t: float | Tensor) -> Tensor:
         """Leave-one-out prediction ``pi``, ``float64 (B, L, V)``."""
-        return loo_posterior(x_t, self.patterns, self.beta(t), self.vocab_size)
+        return loo_posterior(x_t, self.patterns, self.beta(t), self.vocab_size, codes=self.codes)
 
     def __call__(self, x_t: Tensor, t: float | Tensor) -> Tensor:
         """Leave-one-out log-probabilities ``float64 (B, L, V)`` (``-inf`` where no pattern has ``v`` at ``i``)."""
