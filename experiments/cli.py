@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import inspect
 import json
 import sys
 import time
@@ -105,7 +106,9 @@ def run_experiment(
     """Run (or resume) one experiment, write its table, provenance and figures."""
     module = load_experiment(name)
     config = resolve_config(module, preset, seed=seed, models=models)
-    cells = module.cells(config)
+    # Experiments that keep artefacts beside their results (trained checkpoints) take ``out``.
+    takes_out = "out" in inspect.signature(module.cells).parameters
+    cells = module.cells(config, out=out) if takes_out else module.cells(config)
     results = run_sweep(
         name,
         cells,
@@ -125,12 +128,26 @@ def run_experiment(
 # -- argument parsing --------------------------------------------------------------------
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
+def _preset_names(name: str | None) -> tuple[str, ...]:
+    """Preset names of one experiment (or of all, for ``reproduce``), quick and paper first."""
+    names = ["quick", "paper"]
+    for exp in [name] if name else list(_available(EXPERIMENTS)):
+        try:
+            names += [p for p in load_experiment(exp).PRESETS if p not in names]
+        except (ValueError, ImportError):
+            pass
+    return tuple(names)
+
+
+def _add_run_options(p: argparse.ArgumentParser, name: str | None = None) -> None:
+    presets = _preset_names(name)
+    extra = [x for x in presets if x not in ("quick", "paper")]
     p.add_argument(
         "--preset",
-        choices=("quick", "paper"),
+        choices=presets,
         default="quick",
-        help="quick: minutes on 2 CPU cores (used by the tests and the README); paper: the full figure",
+        help="quick: minutes on 2 CPU cores (used by the tests and the README); paper: the full figure"
+        + (f"; also: {', '.join(extra)} (see the experiment's PRESETS)" if extra else ""),
     )
     p.add_argument("--out", type=Path, default=Path("results"), help="output root; results go to OUT/<experiment>/")
     p.add_argument(
@@ -160,9 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         "skips the cells it already finished.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in EXPERIMENTS:
+    for name in _available(EXPERIMENTS):
         p = sub.add_parser(name, help=f"run the {name} experiment")
-        _add_run_options(p)
+        _add_run_options(p, name)
     p = sub.add_parser("reproduce", help="run every experiment and write all figures")
     _add_run_options(p)
     p = sub.add_parser("plot", help="rebuild all figures from the results files under DIR")
@@ -196,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     names = list(_available(EXPERIMENTS)) if args.command == "reproduce" else [args.command]
     progress = False if args.no_progress else None
     for name in names:
+        if args.command == "reproduce" and args.preset not in load_experiment(name).PRESETS:
+            print(f"== {name}: no preset {args.preset!r}, skipped", flush=True)
+            continue
         start = time.time()
         print(f"== {name} ({args.preset}) -> {args.out / name}", flush=True)
         try:
