@@ -191,6 +191,9 @@ class ClassicalHopfield(AssociativeMemory):
     #: changes a result; tests and benchmarks set it to False on an instance to run the
     #: generic loops they are checked and measured against.
     _fast_paths: bool = True
+    #: Within the specialised loops, compute Hebbian fields through the patterns (integers).
+    #: False keeps the float64 weights, so benchmarks can time the generic-W step.
+    _lowrank: bool = True
 
     def __init__(
         self,
@@ -296,19 +299,18 @@ class ClassicalHopfield(AssociativeMemory):
     ) -> Retrieval:
         del noise  # classical dynamics do not condition on the corruption level
         max_steps = self.max_steps if max_steps is None else max_steps
-        code = self._encode(queries)  # (B, L, C)
         fast = self._fast_paths and not record
         if self.update == "sync":
             if fast:
-                return self._run_sync_fast(code, max_steps)
-            return self._run_sync(code, max_steps, record)
+                return self._run_sync_fast(queries, max_steps)
+            return self._run_sync(self._encode(queries), max_steps, record)
         if generator is None:
             generator = torch.Generator().manual_seed(0)
         if fast:
             if self._potts:
-                return self._run_async_potts(queries.clone(), code, max_steps, generator)
-            return self._run_async_spins(code[..., 0], max_steps, generator)
-        return self._run_async(code, max_steps, generator, record)
+                return self._run_async_potts(queries.clone(), self._encode(queries), max_steps, generator)
+            return self._run_async_spins(queries, max_steps, generator)
+        return self._run_async(self._encode(queries), max_steps, generator, record)
 
     def _run_async(self, X: Tensor, max_steps: int, generator: torch.Generator, record: bool) -> Retrieval:
         B, L, C = X.shape
@@ -369,30 +371,35 @@ class ClassicalHopfield(AssociativeMemory):
 
     # -- specialised loops: the same results as the generic ones, fewer operations -----------
 
-    def _sync_step(self, x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
-        """Working copy of the codes ``x`` ``(B, L*C)`` and the synchronous update on such states."""
-        tol = self._tie_tol
+    def _sync_step(self, tokens: Tensor) -> tuple[Tensor, Callable[[Tensor], tuple[Tensor, Tensor]]]:
+        """Codes of ``tokens`` ``(B, L)`` as ``(B, L*C)`` and the synchronous update on such states.
+
+        The update maps states ``x`` ``(A, L*C)`` to ``(new, same)``: the new states and, per
+        row, a count that equals ``L`` iff nothing changed and otherwise depends only on how
+        many sites changed (a necessary condition for ``new`` to equal an earlier state).
+        """
         if self._potts:
             L, V = self.patterns_.shape[1], self.vocab_size_
 
-            def potts(x: Tensor) -> Tensor:
-                return self._decide((x @ self._W).view(-1, L, V), x.view(-1, L, V)).view(-1, L * V)
+            def potts(x: Tensor) -> tuple[Tensor, Tensor]:
+                new = self._decide((x @ self._W).view(-1, L, V), x.view(-1, L, V)).view(-1, L * V)
+                return new, torch.linalg.vecdot(new, x)  # sites that kept their token
 
-            return x.clone(), potts
-        if torch.float32 not in self._factors:
-            tol_t = torch.tensor(tol, dtype=x.dtype, device=x.device)
+            return self._encode(tokens).flatten(1), potts
+        if not self._lowrank or torch.float32 not in self._factors:
+            tol = torch.tensor(self._tie_tol, dtype=torch.float64, device=tokens.device)
+            one = torch.ones((), dtype=torch.float64, device=tokens.device)
 
-            def spins(x: Tensor) -> Tensor:
+            def spins(x: Tensor) -> tuple[Tensor, Tensor]:
                 # sign(h) with ties kept flips exactly the sites whose field opposes the spin
-                # by more than the tolerance: g = h s + tol < 0 (s = +-1: h s is exact, and g
-                # rounds to 0 only when it is 0, then +0).  The new spin is s times the sign
-                # of g: copysign(s, g s), whose sign bit is that of s where g = +0.  Float
-                # ops only: a bool mask and where() cost several times more here.
-                g = torch.addcmul(tol_t, x @ self._W, x)  # (A, N)
-                return torch.copysign(x, g.mul_(x))
+                # by more than the tolerance: h s + tol < 0 (s = +-1: h s is exact; the sum
+                # rounds to 0 only when it is 0, and then to +0, so its sign bit says "flip").
+                keep = torch.copysign(one, torch.addcmul(tol, x @ self._W, x))  # (A, N) +1 keep, -1 flip
+                same = keep.sum(dim=1)  # N - 2 (flips)
+                return keep.mul_(x), same  # new spins
 
-            return x.clone(), spins
-        dtype = torch.float32 if _float32_matmul_is_ieee(x.device) else torch.float64
+            return to_spins(tokens), spins
+        dtype = torch.float32 if _float32_matmul_is_ieee(tokens.device) else torch.float64
         xi = self._hebb_factor(dtype)  # (K, N)
         # N h + s/2 = (s xi^T) xi - (K - 1/2) s, the -K s only where w_ii = 0.  Every number in
         # it is a half-integer below 2^23 in magnitude, so float32 sums it exactly in any
@@ -401,47 +408,54 @@ class ClassicalHopfield(AssociativeMemory):
         # guarantees that the float64 weights make those same decisions.
         beta = 0.5 - xi.shape[0] if self.zero_diagonal else 0.5
 
-        def hebb(x: Tensor) -> Tensor:
-            return torch.addmm(x, x @ xi.mT, xi, beta=beta).sign_()  # (A, N): two (A, N, K) products
+        def hebb(x: Tensor) -> tuple[Tensor, Tensor]:
+            keep = torch.addmm(x, x @ xi.mT, xi, beta=beta).mul_(x).sign_()  # (A, N) +1 keep, -1 flip
+            same = keep.sum(dim=1)  # N - 2 (flips)
+            return keep.mul_(x), same  # new spins, in place: no (A, N) allocation besides the product
 
-        return x.to(dtype), hebb
+        return to_spins(tokens, dtype), hebb
 
-    def _run_sync_fast(self, X: Tensor, max_steps: int) -> Retrieval:
+    def _run_sync_fast(self, tokens: Tensor, max_steps: int) -> Retrieval:
         """:meth:`_run_sync` without recording: the same states, steps and flags.
 
         States that finished leave the working set (no gather of every row at every step),
-        and the tests "moved" and "back to the state of two steps ago" are dot products:
-        codes are +-1 spins or one-hot rows, so ``a . b`` equals ``a . a`` (``N`` spins, or
-        ``L`` sites) iff ``a == b``, and the sums are small integers, exact in any float dtype.
-        One ``vecdot`` costs a fraction of an elementwise compare followed by a bool reduction.
+        "moved" is read off a per-row count from the update, and a 2-cycle is confirmed by a
+        dot product only for the rows whose count equals the previous step's (a state equal to
+        the one two steps before changed as many sites as the step before): codes are +-1
+        spins or one-hot rows, so ``a . b == a . a`` iff ``a == b``, in small exact integers.
         """
-        B, L, C = X.shape
-        x, step = self._sync_step(X.view(B, L * C))  # (A, L*C) the states still moving
-        same = float(L)  # a . a for every code
+        B, L = tokens.shape
+        x, step = self._sync_step(tokens)  # (A, L*C) the states still moving
+        full = float(L)  # the count of an unchanged state; a . a for every code
         out = torch.empty_like(x)
-        rows = torch.arange(B, device=X.device)  # (A,) their rows in the batch
-        steps = torch.full((B,), max_steps, dtype=torch.long, device=X.device)
-        converged = torch.zeros(B, dtype=torch.bool, device=X.device)
-        prev = None  # the states one step before x
+        rows = torch.arange(B, device=tokens.device)  # (A,) their rows in the batch
+        steps = torch.full((B,), max_steps, dtype=torch.long, device=tokens.device)
+        converged = torch.zeros(B, dtype=torch.bool, device=tokens.device)
+        prev, before = None, None  # the states one step before x, and that step's counts
         for t in range(1, max_steps + 1):
-            new = step(x)
-            fixed = torch.linalg.vecdot(new, x) == same  # (A,)
-            done = fixed if prev is None else fixed | (torch.linalg.vecdot(new, prev) == same)
-            prev, x = x, new
+            new, same = step(x)
+            fixed = same == full  # (A,)
+            done = fixed
+            if prev is not None:
+                maybe = (~fixed & (same == before)).nonzero().squeeze(1)  # 2-cycle candidates
+                if len(maybe):
+                    done = fixed.clone()
+                    done[maybe] = torch.linalg.vecdot(new[maybe], prev[maybe]) == full
+            prev, before, x = x, same, new
             if bool(done.any()):
                 fin = done.nonzero().squeeze(1)
                 out[rows[fin]] = x[fin]
                 steps[rows[fin]] = t
                 converged[rows[fin]] = fixed[fin]
                 keep = (~done).nonzero().squeeze(1)
-                x, prev, rows = x[keep], prev[keep], rows[keep]
+                x, prev, before, rows = x[keep], prev[keep], before[keep], rows[keep]
                 if not len(rows):
                     break
         out[rows] = x  # still moving after max_steps
-        return Retrieval(states=self._decode(out.view(B, L, C)), steps=steps, converged=converged)
+        return Retrieval(states=self._decode(out.view(B, L, -1)), steps=steps, converged=converged)
 
-    def _async_fields(self, X: Tensor, max_steps: int) -> tuple[Tensor, Tensor, Tensor, float]:
-        """States, local fields, weights and tie tolerance for the asynchronous loop.
+    def _async_fields(self, tokens: Tensor, max_steps: int) -> tuple[Tensor, Tensor, Tensor, float]:
+        """Spins of ``tokens`` ``(B, N)``, their local fields, the weights and the tie tolerance.
 
         Generic weights: float64 ``h = X W`` and the tolerance, exactly as in :meth:`_run_async`.
         Hebbian spins: the integers ``N h = (s xi^T) xi - K s`` and the integer couplings
@@ -450,13 +464,16 @@ class ClassicalHopfield(AssociativeMemory):
         more rounding; :func:`_lowrank_is_exact` with the most flips a row can make
         (``N`` per sweep) guarantees that they still decide every site as the integers do.
         """
-        N = X.shape[1]
+        N = tokens.shape[1]
         flips = N * max_steps
-        if torch.float32 not in self._factors or not _lowrank_is_exact(
-            self._factors[torch.float32].shape[0], N, self._row_sum, self._tie_tol, flips
+        if (
+            not self._lowrank
+            or torch.float32 not in self._factors
+            or not _lowrank_is_exact(self._factors[torch.float32].shape[0], N, self._row_sum, self._tie_tol, flips)
         ):
-            return X, X @ self._W, self._W, self._tie_tol
-        dtype = torch.float32 if _float32_matmul_is_ieee(X.device) else torch.float64
+            x = to_spins(tokens)  # (B, N) float64
+            return x, x @ self._W, self._W, self._tie_tol  # the generic loop's fields, bit for bit
+        dtype = torch.float32 if _float32_matmul_is_ieee(tokens.device) else torch.float64
         xi = self._hebb_factor(dtype)  # (K, N)
         K = xi.shape[0]
         key = ("couplings", dtype)
@@ -465,12 +482,12 @@ class ClassicalHopfield(AssociativeMemory):
             if self.zero_diagonal:
                 c.diagonal().sub_(K)
             self._factors[key] = c
-        x = X.to(dtype)
+        x = to_spins(tokens, dtype)
         h = torch.addmm(x, x @ xi.mT, xi, beta=-K) if self.zero_diagonal else (x @ xi.mT) @ xi  # (B, N) = N h
         return x, h, self._factors[key], 0.0
 
-    def _run_async_spins(self, X: Tensor, max_steps: int, generator: torch.Generator) -> Retrieval:
-        """:meth:`_run_async` for spins ``X`` ``(B, N)`` without recording: the same results.
+    def _run_async_spins(self, tokens: Tensor, max_steps: int, generator: torch.Generator) -> Retrieval:
+        """:meth:`_run_async` for binary ``tokens`` ``(B, N)`` without recording: the same results.
 
         The same orders are drawn and the fields make the same decisions
         (:meth:`_async_fields`).  Each sweep runs one of two exact schedules, whichever the
@@ -479,13 +496,13 @@ class ClassicalHopfield(AssociativeMemory):
         :func:`_sweep_events` advances every row from one flip to its next at once, which
         wins when few flips are left.  Rows whose sweep changed nothing leave the working set.
         """
-        B, N = X.shape
-        x, h, W, tol = self._async_fields(X, max_steps)  # (A, N) the states still moving, their fields
+        B, N = tokens.shape
+        x, h, W, tol = self._async_fields(tokens, max_steps)  # (A, N) the states still moving, their fields
         w = W.unbind(0)  # (N,) views: the weights of each site
         out = torch.empty_like(x)
-        rows = torch.arange(B, device=X.device)  # (A,) their rows in the batch
-        steps = torch.full((B,), max_steps, dtype=torch.long, device=X.device)
-        converged = torch.zeros(B, dtype=torch.bool, device=X.device)
+        rows = torch.arange(B, device=tokens.device)  # (A,) their rows in the batch
+        steps = torch.full((B,), max_steps, dtype=torch.long, device=tokens.device)
+        converged = torch.zeros(B, dtype=torch.bool, device=tokens.device)
         for sweep in range(1, max_steps + 1):
             order = torch.randperm(N, generator=generator, device=generator.device).tolist()
             start = x.clone()

@@ -194,10 +194,9 @@ def test_lowrank_path_is_used_only_where_it_is_exact():
 def test_async_falls_back_to_float64_when_many_sweeps_could_accumulate_rounding():
     P = torch.randint(0, 2, (6, 64), generator=gen(8000))
     model = fit(P)
-    x = to_spins(P)
-    assert model._async_fields(x, 100)[1].dtype == torch.float32  # integer fields
+    assert model._async_fields(P, 100)[1].dtype == torch.float32  # integer fields
     huge = math.ceil(1e-9 / (2**-53 * 3 * 64))  # enough sweeps for the bound to fail
-    assert model._async_fields(x, huge)[1].dtype == torch.float64  # the generic fields
+    assert model._async_fields(P, huge)[1].dtype == torch.float64  # the generic fields
     assert_same(model, mixed_queries(P, 2, 0), max_steps=huge)
 
 
@@ -230,3 +229,14 @@ def test_fast_loops_leave_queries_untouched_and_batch_equals_one_by_one():
         for b in (0, 5, 17, len(qv) - 1):
             one = model.retrieve(qv[b : b + 1], generator=gen(4))
             assert torch.equal(one.states[0], batch.states[b]) and int(one.steps[0]) == int(batch.steps[b])
+
+
+@pytest.mark.parametrize("update", ["async", "sync"])
+def test_float64_weights_in_the_fast_loops_equal_generic_loop(update):
+    # _lowrank = False: the fast loops on the float64 Hebbian weights (what benchmarks time
+    # as the generic-W step) make the same decisions too.
+    for seed in range(3):
+        P = torch.randint(0, 2, (9, 75), generator=gen(9200 + seed))
+        model = fit(P, update=update)
+        model._lowrank = False
+        assert_same(model, mixed_queries(P, 2, seed), seed=seed)
