@@ -30,6 +30,7 @@ from models.base import (
     check_bool,
     check_choice,
     check_generator,
+    check_nonnegative,
     check_positive,
     check_positive_int,
     check_tokens,
@@ -209,6 +210,9 @@ class DiffusionMemory(_DiffusionBase):
         Sequences per step, drawn from the stored set with replacement.
     lr : float
         AdamW learning rate (no weight decay, gradient clipping 1.0).
+    dropout : float
+        Dropout in attention and MLP during training, in ``[0, 1)``.  0 by default: it
+        hurts exact recall in short runs; the paper's DiT uses 0.1 (paper.md 1.6).
     sampler : {"ancestral", "argmax", "fixed_point", "async_fixed_point"}
         Retrieval dynamics (:mod:`models.diffusion.samplers`).
     dt : float
@@ -243,6 +247,7 @@ class DiffusionMemory(_DiffusionBase):
         train_steps: int = 2000,
         batch_size: int = 64,
         lr: float = 1e-3,
+        dropout: float = 0.0,
         sampler: str = "ancestral",
         dt: float = 0.01,
         checkpoint: str | os.PathLike | None = None,
@@ -256,6 +261,7 @@ class DiffusionMemory(_DiffusionBase):
         self.train_steps = train_steps
         self.batch_size = batch_size
         self.lr = lr
+        self.dropout = dropout
         self.sampler = sampler
         self.dt = dt
         self.checkpoint = checkpoint
@@ -269,6 +275,8 @@ class DiffusionMemory(_DiffusionBase):
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         check_positive("lr", self.lr)
+        if check_nonnegative("dropout", self.dropout) >= 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
         check_choice("sampler", self.sampler, SAMPLERS)
         _check_time("dt", self.dt)
         if self.checkpoint is not None and not isinstance(self.checkpoint, str | os.PathLike):
@@ -284,6 +292,7 @@ class DiffusionMemory(_DiffusionBase):
             d_model=self.d_model,
             n_layers=self.n_layers,
             n_heads=self.n_heads,
+            dropout=float(self.dropout),
         )
         config = TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=float(self.lr), seed=self.seed)
         self.train_result_: TrainResult = train(
