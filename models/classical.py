@@ -81,24 +81,26 @@ _WEIGHT_RULES = {"hebb": hebb_weights, "pseudoinverse": pseudoinverse_weights, "
 _TIE_RTOL = 1e-9
 # Unit roundoff of float64.
 _U64 = 2.0**-53
-# Cost model of an asynchronous sweep (microseconds; measured on the reference machine, see
-# benchmarks/limits.py).  It only picks between two exact schedules.
-_VISIT_US = 9.0  # a site visit in _sweep_plain that flips nothing (a few torch dispatches)
-_FLIP_US = 12.0  # extra for a visit that flips rows
-_STEP_US = 60.0  # one step of _sweep_events, besides its arithmetic
-_ENTRY_US = 0.003  # per (row, site) entry of a step of _sweep_events
+# Cost model of an asynchronous sweep (microseconds, fitted on the reference machine with
+# one thread; benchmarks/limits.py measures the visit and step times).  It only picks between
+# two exact schedules, so a poor fit costs time, never a different result.
+_VISIT_US, _VISIT_ROW_US = 8.0, 0.008  # a _sweep_plain visit: dispatches + its column of A rows
+_FLIP_US, _FLIP_ENTRY_US = 10.0, 0.0013  # extra for a visit that flips R rows: + R N field updates
+_STEP_US, _STEP_ENTRY_US = 90.0, 0.0025  # a _sweep_events step: dispatches + A' N entries
 
 
-def _sweep_cost(N: int, busy: int, per_row: Tensor) -> tuple[float, float]:
+def _sweep_cost(N: int, A: int, busy: int, per_row: Tensor) -> tuple[float, float]:
     """Predicted microseconds of :func:`_sweep_events` and :func:`_sweep_plain` for one sweep.
 
-    ``busy`` sites have an unstable row and the rows that move have ``per_row`` unstable
-    sites: about the flips the sweep will make (flips can trigger others).  The event
-    schedule takes one step per flip of the busiest row, over the rows not yet done.
+    ``A`` rows, ``busy`` sites with an unstable row, and the rows with one have ``per_row``
+    unstable sites: about the flips the sweep will make (flips can trigger more).
+    The event schedule takes one step per flip of the busiest row, each over the rows not
+    yet done; the plain one visits all ``N`` sites.
     """
     most, total = float(per_row.max()), float(per_row.sum())
-    events = (most + 1) * _STEP_US + _ENTRY_US * N * (total + len(per_row))
-    return events, N * _VISIT_US + busy * _FLIP_US
+    events = (most + 2) * _STEP_US + _STEP_ENTRY_US * N * (total + len(per_row))
+    plain = N * (_VISIT_US + _VISIT_ROW_US * A) + busy * _FLIP_US + _FLIP_ENTRY_US * N * total
+    return events, plain
 
 
 def _lowrank_is_exact(K: int, N: int, row_sum: float, tol: float, flips: int = 0) -> bool:
@@ -512,7 +514,7 @@ class ClassicalHopfield(AssociativeMemory):
             busy = int(torch.count_nonzero(unstable.sum(dim=0)))  # sites with an unstable row
             if busy:
                 moving = per_row.nonzero().squeeze(1)
-                events, plain = _sweep_cost(N, busy, per_row[moving])
+                events, plain = _sweep_cost(N, len(x), busy, per_row[moving])
                 if events < plain:
                     _sweep_events(order, x, h, W, tol, moving)
                 else:
