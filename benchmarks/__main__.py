@@ -36,7 +36,7 @@ SECTIONS = (
     (
         "classical",
         "Classical Hopfield retrieval (N=1000, K=100, B=1024, 10 % flips)",
-        "sync step FLOP/s as a fraction of plain float64 matmuls of the same shapes",
+        "sync step FLOP/s as a fraction of plain matmuls of the same shapes and dtype (Hebbian low rank, float32)",
     ),
     ("dense_modern", "Dense and modern memories", "modern update FLOP/s as a fraction of a plain float64 matmul"),
     (

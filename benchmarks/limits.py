@@ -3,24 +3,26 @@
 The limit is a plain ``torch.matmul`` of the same shapes and dtype timed in the same
 process, in alternation with the measured code (:func:`benchmarks.timing.interleaved_best`).
 
-* Classical sync step (``N = 1024``, ``K = 102``, ``B = 1024`` queries with 10 % flips,
-  float64): achieved FLOP/s of the whole retrieval, counting ``2 A N^2`` per step for the
-  ``A`` states still moving (the model multiplies only those), over the FLOP/s of plain
-  matmuls of exactly those shapes.  Then where the rest of the time goes: the time outside
-  the matmul per step, a float32 matmul of the same shapes, and the Hebbian fields computed
-  through the patterns, ``N h = (s xi^T) xi - K s`` (``4 A N K`` flops instead of ``2 A N^2``)
-  in float32, which is exact while ``N K < 2^24`` because every number in it is an integer.
-* Classical async (``N = 1024``, ``K = 102``, ``B = 256``): time per site visit against the
-  dispatch cost of one small torch operation: a sweep is ``N`` visits, each a handful of
-  small tensor operations on ``B`` rows, so the loop is bound by per-operation overhead, not
-  arithmetic.
+* Classical sync step (``N = 1024``, ``K = 102``, ``B = 1024`` queries with 10 % flips):
+  achieved FLOP/s of the whole retrieval, counting the flops the model does for the ``A``
+  states still moving at each step (it multiplies only those), over the FLOP/s of plain
+  matmuls of exactly those shapes and dtype.  Twice: the Hebbian fields through the patterns,
+  ``N h = (s xi^T) xi - K s``, two float32 products (``4 A N K`` flops; exact while
+  ``N K < 2^23`` because every number in it is an integer), which is what the model runs;
+  and the generic-W step, ``s W`` in float64 (``2 A N^2``), the same loop on the weights.
+  Also the generic loop (``_fast_paths = False``) they are checked against, the time
+  outside the matmuls, and the exactness of the integer fields.
+  Then the same at the peers' small size (``N = 256``, ``K = 26``, ``B = 256``; not in ``--quick``).
+* Classical async (``N = 1024``, ``K = 102``, ``B = 256``, then ``N = 256``): the retrieval against the generic
+  loop, and its first sweep -- ``N`` site visits in order, each a handful of small tensor
+  operations over the batch -- per visit, in units of one small-op dispatch: that sweep is
+  bound by per-operation overhead, not arithmetic.
 * Modern update (``N = K = B = 1024``, float64): ``4 B N K`` flops per update (two matmuls)
   over the FLOP/s of one ``(B, N) @ (N, K)`` matmul.
-
-* Oracle (``L = 16``, ``V = 8``, ``K = 4096``, ``B = 256``): the agreement counts
-  ``A_mu = #{i : x^i = xi_mu^i}`` that every denoiser call starts from, computed as the
-  ``(B, K, L)`` broadcast comparison of :func:`energy.diffusion.agreements` and as a float32
-  matmul of one-hot codes (exact: the counts are integers ``<= L``), against the whole call.
+* Oracle (``L = 16``, ``V = 8``, ``K = 4096``, ``B = 256``): the denoiser call with its cached
+  one-hot codes (agreement counts ``A_mu = #{i : x^i = xi_mu^i}`` as one float32 matmul, exact:
+  the counts are integers ``<= L``) and without them (the ``(B, K, L)`` broadcast comparison
+  of :func:`energy.diffusion.agreements`), and the counts alone both ways.
 
 Diffusion training (tokens/s, model FLOP/s over a matmul) is measured by
 :mod:`benchmarks.diffusion` and the oracle's cost exponent in ``K`` by
@@ -45,81 +47,123 @@ def _classical_sync(N: int, B: int, repeats: int) -> list[dict]:
     g = torch.Generator().manual_seed(0)
     patterns = torch.randint(0, 2, (K, N), generator=g)  # (K, N)
     queries, _ = flipped_queries(patterns, B, 0.1, g)  # (B, N)
-    model = ClassicalHopfield(rule="hebb", update="sync").fit(patterns)
-    steps = model.retrieve(queries).steps
+    lowrank = ClassicalHopfield(rule="hebb", update="sync").fit(patterns)
+    dense = ClassicalHopfield(rule="hebb", update="sync").fit(patterns)
+    dense._lowrank = False  # the same loop on the float64 weights: the generic-W step
+    generic = ClassicalHopfield(rule="hebb", update="sync").fit(patterns)
+    generic._fast_paths = False  # the loop written once for every case
+    steps = lowrank.retrieve(queries).steps
     # Step t multiplies the states that used at least t steps (finished ones are dropped).
     active = [int((steps >= t).sum()) for t in range(1, int(steps.max()) + 1)]
-    flop = 2.0 * N * N * sum(active)
+    flop_lowrank = 4.0 * N * K * sum(active)  # (A, N) @ (N, K), then (A, K) @ (K, N)
+    flop_dense = 2.0 * N * N * sum(active)  # (A, N) @ (N, N)
 
-    W = model.weights_  # (N, N) float64
+    W = lowrank.weights_  # (N, N) float64
     X = (2 * queries - 1).to(torch.float64)  # (B, N) spins
-    W32, X32 = W.float(), X.float()
+    X32 = X.float()
     xi = (2 * patterns - 1).float()  # (K, N)
-    xiT = xi.T.contiguous()  # (N, K)
 
-    def lowrank(a: int) -> torch.Tensor:
+    def fields32(a: int) -> torch.Tensor:
         # N h = (s . xi^mu) xi^mu summed over mu, minus the K s_i of the zeroed diagonal.
         x = X32[:a]
-        return (x @ xiT) @ xi - K * x  # (a, N) integers, exact in float32 while N K < 2^24
+        return (x @ xi.mT) @ xi - K * x  # (a, N) integers, exact in float32 while N K < 2^23
 
     t = interleaved_best(
         {
-            "retrieve": lambda: model.retrieve(queries),
+            "lowrank": lambda: lowrank.retrieve(queries),
+            "dense": lambda: dense.retrieve(queries),
+            "generic": lambda: generic.retrieve(queries),
+            "matmul32": lambda: [(X32[:a] @ xi.mT) @ xi for a in active],
             "matmul64": lambda: [X[:a] @ W for a in active],
-            "matmul32": lambda: [X32[:a] @ W32 for a in active],
-            "lowrank32": lambda: [lowrank(a) for a in active],
         },
         repeats,
     )
-    exact = float((lowrank(B).double() - N * (X @ W)).abs().max())
+    exact = float((fields32(B).double() - N * (X @ W)).abs().max())
     tag = f"N={N} K={K} B={B}"
     n_steps = len(active)
-    outside = (t["retrieve"] - t["matmul64"]) / n_steps
+    outside = (t["lowrank"] - t["matmul32"]) / n_steps
     return [
-        row(f"classical sync retrieval, {tag}, float64", B / t["retrieve"], "queries/s"),
         row(
-            f"classical sync step, {tag}, float64 ({n_steps} steps, {sum(active)} row-steps)",
-            flop / t["retrieve"],
-            "FLOP/s",
-            t["matmul64"] / t["retrieve"],
+            f"classical sync retrieval, {tag}, Hebb low rank float32 (ratio: speed-up over the generic loop)",
+            B / t["lowrank"],
+            "queries/s",
+            t["generic"] / t["lowrank"],
         ),
-        row(f"plain torch.matmul float64, same shapes as the sync steps ({tag})", flop / t["matmul64"], "FLOP/s", 1.0),
         row(
-            "classical sync: time outside the matmul, per step (ratio: share of retrieval time)",
+            f"classical sync step, {tag}, Hebb low rank float32 ({n_steps} steps, {sum(active)} row-steps, "
+            "4 N K flops each)",
+            flop_lowrank / t["lowrank"],
+            "FLOP/s",
+            t["matmul32"] / t["lowrank"],
+        ),
+        row(f"plain torch.matmul float32, (s xi^T) xi, same shapes ({tag})", flop_lowrank / t["matmul32"], "FLOP/s", 1),
+        row(
+            f"classical sync step, {tag}, generic W float64 (same loop, 2 N^2 flops per row-step)",
+            flop_dense / t["dense"],
+            "FLOP/s",
+            t["matmul64"] / t["dense"],
+        ),
+        row(f"plain torch.matmul float64, s W, same shapes ({tag})", flop_dense / t["matmul64"], "FLOP/s", 1.0),
+        row(
+            f"classical sync retrieval, {tag}, generic W float64 (ratio: its time over the low-rank path's)",
+            B / t["dense"],
+            "queries/s",
+            t["dense"] / t["lowrank"],
+        ),
+        row(
+            f"classical sync retrieval, {tag}, generic loop (_fast_paths=False; ratio: its time over the low rank's)",
+            B / t["generic"],
+            "queries/s",
+            t["generic"] / t["lowrank"],
+        ),
+        row(
+            f"classical sync low rank, {tag}: time outside the matmuls, per step (ratio: share of retrieval time)",
             outside * 1e3,
             "ms/step",
-            outside * n_steps / t["retrieve"],
+            outside * n_steps / t["lowrank"],
         ),
-        row(
-            "plain torch.matmul float32, same shapes (ratio: speed-up over float64)",
-            flop / t["matmul32"],
-            "FLOP/s",
-            t["matmul64"] / t["matmul32"],
-        ),
-        row(
-            f"Hebbian fields via the patterns, (s xi^T) xi, float32, {tag} "
-            "(value: dense-equivalent FLOP/s; ratio: speed-up over the float64 matmul)",
-            flop / t["lowrank32"],
-            "FLOP/s",
-            t["matmul64"] / t["lowrank32"],
-        ),
-        row("Hebbian fields via the patterns: max |N h(float64 W) - N h(float32 low rank)| (must be 0)", exact, "abs"),
+        row(f"Hebbian fields via the patterns, {tag}: max |N h(float64 W) - N h(float32)| (must be 0)", exact, "abs"),
     ]
 
 
 def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
-    from models.classical import ClassicalHopfield
+    from models import classical
 
     K = round(0.1 * N)
     g = torch.Generator().manual_seed(0)
     patterns = torch.randint(0, 2, (K, N), generator=g)
     queries, _ = flipped_queries(patterns, B, 0.1, g)
-    model = ClassicalHopfield(rule="hebb", update="async").fit(patterns)
+    model = classical.ClassicalHopfield(rule="hebb", update="async").fit(patterns)
+    generic = classical.ClassicalHopfield(rule="hebb", update="async").fit(patterns)
+    generic._fast_paths = False
 
-    def call():
-        return model.retrieve(queries, generator=torch.Generator().manual_seed(1))
+    def call(m):
+        return m.retrieve(queries, generator=torch.Generator().manual_seed(1))
 
-    sweeps = int(call().steps.max())
+    sweeps = int(call(model).steps.max())
+    # The first sweep on the retrieval's own fields and order, with the schedule its cost
+    # model picks (models.classical._sweep_cost), and site by site (_sweep_plain) for the
+    # cost of one site visit.
+    x, h, W, tol = model._async_fields(queries, model.max_steps)
+    w = W.unbind(0)
+    order = torch.randperm(N, generator=torch.Generator().manual_seed(1)).tolist()
+    unstable = (h * x).add_(tol).sign_().neg_().clamp_(min=0.0)  # (B, N) 1 where a row would flip
+    per_row = unstable.sum(dim=1)
+    moving = per_row.nonzero().squeeze(1)
+    busy = int(torch.count_nonzero(unstable.sum(dim=0)))
+    events, plain = classical._sweep_cost(N, B, busy, per_row[moving])
+    schedule = "_sweep_events" if events < plain else "_sweep_plain"
+    flips = float(per_row.sum())  # about the first sweep's flips
+
+    def plain_sweep():
+        classical._sweep_plain(order, x.clone(), h.clone(), w, tol)
+
+    def first_sweep():
+        if events < plain:
+            classical._sweep_events(order, x.clone(), h.clone(), W, tol, moving)
+        else:
+            plain_sweep()
+
     v = torch.randn(B, dtype=torch.float64)
     n_ops = 1000
 
@@ -127,13 +171,37 @@ def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
         for _ in range(n_ops):
             torch.sign(v)  # one dispatch of a (B,) elementwise op
 
-    t = interleaved_best({"retrieve": call, "op": small_ops}, repeats)
-    per_visit = t["retrieve"] / (sweeps * N)
+    t = interleaved_best(
+        {
+            "retrieve": lambda: call(model),
+            "generic": lambda: call(generic),
+            "first": first_sweep,
+            "plain": plain_sweep,
+            "op": small_ops,
+        },
+        repeats,
+    )
+    per_visit = t["plain"] / N
     per_op = t["op"] / n_ops
+    tag = f"N={N} K={K} B={B}"
     return [
-        row(f"classical async retrieval, N={N} K={K} B={B}", B / t["retrieve"], "queries/s"),
         row(
-            f"classical async: time per site visit ({sweeps} sweeps x {N} sites; ratio: in small-op dispatches)",
+            f"classical async retrieval, {tag} ({sweeps} sweeps; ratio: speed-up over the generic loop)",
+            B / t["retrieve"],
+            "queries/s",
+            t["generic"] / t["retrieve"],
+        ),
+        row(f"classical async retrieval, {tag}, generic loop (_fast_paths=False)", B / t["generic"], "queries/s"),
+        row(
+            f"classical async, {tag}: first sweep as retrieval runs it ({schedule}; ~{flips / B:.0f} flips per row; "
+            "ratio: share of retrieval time)",
+            t["first"] * 1e3,
+            "ms",
+            t["first"] / t["retrieve"],
+        ),
+        row(
+            f"classical async, {tag}: time per site visit of the first sweep site by site (_sweep_plain, "
+            f"~{flips / N:.0f} of {B} rows flipping per visit; ratio: in small-op dispatches)",
             per_visit * 1e6,
             "us",
             per_visit / per_op,
@@ -163,38 +231,49 @@ def _modern(N: int, K: int, B: int, repeats: int) -> list[dict]:
 
 
 def _oracle_agreements(L: int, V: int, K: int, B: int, repeats: int) -> list[dict]:
-    """The oracle's agreement counts ``A_mu`` against the same counts as a one-hot matmul."""
-    import torch.nn.functional as F
-
+    """The oracle call with and without its cached one-hot codes, and the agreement counts alone."""
     from energy.diffusion import agreements
     from models.diffusion.oracle import Oracle
 
     g = torch.Generator().manual_seed(0)
     patterns = torch.randint(0, V, (K, L), generator=g)  # (K, L)
     x = torch.randint(0, V, (B, L), generator=g)  # (B, L)
-    codes = F.one_hot(patterns, V).flatten(1).T.float().contiguous()  # (L V, K), would be cached at fit
-
-    def matmul() -> torch.Tensor:
-        # A = onehot(x) . onehot(xi): counts <= L, exact in float32.
-        return F.one_hot(x, V).flatten(1).float() @ codes  # (B, K)
-
-    oracle = Oracle(patterns, V)
+    oracle = Oracle(patterns, V)  # caches the codes (V <= CODES_MAX_VOCAB)
+    without = Oracle(patterns, V)
+    without.codes = None  # the broadcast comparison
+    codes = oracle.codes
     t = interleaved_best(
-        {"broadcast": lambda: agreements(x, patterns), "matmul": matmul, "denoiser": lambda: oracle(x, 0.25)},
+        {
+            "denoiser": lambda: oracle(x, 0.25),
+            "without": lambda: without(x, 0.25),
+            "broadcast": lambda: agreements(x, patterns),
+            "matmul": lambda: agreements(x, patterns, codes),
+        },
         repeats,
     )
-    exact = float((matmul().double() - agreements(x, patterns)).abs().max())
+    exact = float((agreements(x, patterns, codes) - agreements(x, patterns)).abs().max())
     tag = f"L={L} V={V} K={K} B={B}"
     return [
-        row(f"oracle denoiser call, {tag}", t["denoiser"] * 1e3, "ms"),
         row(
-            "oracle agreements as a (B, K, L) broadcast compare (ratio: share of the denoiser call)",
-            t["broadcast"] * 1e3,
+            f"oracle denoiser call, {tag}, cached one-hot codes (ratio: agreements' share of the call)",
+            t["denoiser"] * 1e3,
             "ms",
-            t["broadcast"] / t["denoiser"],
+            t["matmul"] / t["denoiser"],
         ),
         row(
-            "oracle agreements as a float32 one-hot matmul (ratio: speed-up over the broadcast)",
+            "oracle denoiser call without the codes (ratio: its time over the call with them)",
+            t["without"] * 1e3,
+            "ms",
+            t["without"] / t["denoiser"],
+        ),
+        row(
+            "oracle agreements as a (B, K, L) broadcast compare (ratio: share of the call without codes)",
+            t["broadcast"] * 1e3,
+            "ms",
+            t["broadcast"] / t["without"],
+        ),
+        row(
+            "oracle agreements as a float32 one-hot matmul with the codes (ratio: speed-up over the broadcast)",
             t["matmul"] * 1e3,
             "ms",
             t["broadcast"] / t["matmul"],
@@ -224,9 +303,11 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
     if threads is not None:
         torch.set_num_threads(threads)
     try:
+        rows = _classical_sync(N, B, repeats) + _classical_async(N, B_async, max(1, repeats // 2))
+        if not quick:  # the peers' small workload too (benchmarks.peers), to explain its ratios
+            rows += _classical_sync(256, 256, repeats) + _classical_async(256, 256, max(1, repeats // 2))
         return (
-            _classical_sync(N, B, repeats)
-            + _classical_async(N, B_async, max(1, repeats // 2))
+            rows
             + _modern(N, N, B, repeats)
             + _oracle_agreements(16, 8, 256 if quick else 4096, 64 if quick else 256, repeats)
         )

@@ -14,7 +14,7 @@ import re
 
 from benchmarks.timing import loglog_slope
 
-__all__ = ["fmt_value", "text_table", "targets", "limit_summary", "markdown", "PEER_NOTES", "LIMIT_NOTES"]
+__all__ = ["fmt_value", "text_table", "targets", "limit_summary", "peer_gap", "markdown", "PEER_NOTES", "LIMIT_NOTES"]
 
 #: Target 1: our classical retrieval over the fastest peer on the same workload.
 PEER_SPEEDUP_TARGET = 50.0
@@ -52,27 +52,36 @@ PEER_NOTES = """\
 
 #: What limits the numbers (mechanisms; the rows that measure each are named).
 LIMIT_NOTES = """\
-- **Classical sync vs peers.** Per query and step, ours and `hopfieldnetwork` do the same
-  `2 N^2` float64 multiply-adds with the same `W`: theirs as a matrix-vector product per
-  query (memory-bound, plus a Python call), ours as one matrix-matrix product over the
-  states still moving. The speed-up is therefore bounded by the GEMM/GEMV throughput ratio
-  of this machine unless the arithmetic itself changes; the limits section measures two
-  changes that keep results bit-identical for Hebbian weights: float32 (the rows "plain
-  torch.matmul float32") and fields computed through the patterns, `N h = (s xi^T) xi - K s`
-  (`4 N K` instead of `2 N^2` flops; integers, exact in float32 while `N K < 2^24`).
-- **Classical async.** A sweep is `N` site visits, each a dozen or more small torch
-  operations over the batch; the row "time per site visit" expresses one visit in units of
-  one small-op dispatch. The loop is dispatch-bound: the peers pay a Python iteration per
-  site *per query*, ours per site *per batch*, so the speed-up grows with `B` but is capped
-  by the number of operations per visit, not by arithmetic.
-- **Sync step vs matmul.** The remainder of a sync step beyond the matmul is elementwise
-  passes over the `(A, N)` float64 states (decision, fixed-point and 2-cycle tests, gathers
-  of the rows still moving): memory traffic that grows like the matmul's output, not its
-  flops, so its share falls as `N` grows.
-- **Oracle.** Every denoiser call starts from the agreement counts `A_mu`, computed as a
-  `(B, K, L)` broadcast comparison whose memory traffic outgrows the caches at large `B K`
-  (the cost exponent in `K` rises above 1 there); the same counts as a one-hot matmul are
-  exact and several times faster (limits section).
+- **Classical sync.** Hebbian fields go through the patterns, `N h = (s xi^T) xi - K s`: two
+  float32 products, `4 N K` flops per query-step instead of the `2 N^2` of a matrix-vector
+  product with `W` (what `hopfieldnetwork` does per query, in float64). Every number in it is
+  an integer below `2^23`, so float32 is exact, and the tolerance argument of
+  `models.classical._lowrank_is_exact` makes every decision that of the float64 weights
+  (tests compare the two bit for bit). The step runs at the fraction of plain matmuls of the
+  same shapes given in the limits section; the rest is per-step elementwise work on the
+  states still moving. Per query, the arithmetic at the float32 matmul's rate is a floor,
+  and the bullets below turn it into the largest speed-up over the peer this design can
+  reach. Cheaper exact arithmetic exists (the `+-1` factors are exact in int8; torch's
+  private `torch._int_mm`, int8 with int32 sums, ran the first product ~3x faster than
+  float32 here) but is not a public API, so it is not used.
+- **Classical async.** A sweep visits the `N` sites in order. From 10 % flips every site
+  has flipping rows in the first sweep, which runs site by site (`_sweep_plain`): per visit,
+  find the unstable rows, gather their spins, one outer product and two `index_add_` -- about
+  8 torch calls, each a few microseconds of dispatch on this machine whatever the batch size
+  (row "time per site visit", in units of one small-op dispatch). Later sweeps flip little
+  and advance every row from one flip to its next at once (`_sweep_events`), a fraction of
+  the time. The peers pay a Python iteration per site *per query*, we pay ~8 dispatches per
+  site *per batch*: the ratio grows with `B` and is capped by dispatches per visit, not by
+  arithmetic; only a compiled per-row kernel (one call per sweep) would lift that cap.
+- **Sync step vs matmul.** Besides the two products, a step makes a few passes over the
+  `(A, N)` states (sign, per-row flip counts, the new states) and gathers the rows still
+  moving when some finish: memory traffic that grows like the products' output, not their
+  flops, so its share is largest where `K` is small. The generic-W step (`s W` in float64,
+  for non-Hebbian rules) is measured on the same loop.
+- **Oracle.** Every denoiser call starts from the agreement counts `A_mu`; as a `(B, K, L)`
+  broadcast comparison they were ~90 % of a call at `K = 4096`. With the one-hot codes cached
+  at fit they are one float32 matmul (exact integers); the call is now dominated by the
+  float64 softmax over `K` and the `(B, K) @ (K, L V)` posterior product.
 - **Scaling exponents** below the arithmetic ones mean fixed per-step or per-site overhead
   still dominates at those sizes; a negative per-query-step exponent in `B` is that
   overhead being shared by more queries.
@@ -142,17 +151,22 @@ def targets(sections: list[dict]) -> list[dict]:
         out.append({"target": target, "measured": measured, "met": (worst >= PEER_SPEEDUP_TARGET) if judged else None})
     else:
         out.append({"target": target, "measured": "not run", "met": None})
-    sync = next((r for r in _rows(sections, "limits") if r["name"].startswith("classical sync step")), None)
+    syncs = [r for r in _rows(sections, "limits") if r["name"].startswith("classical sync step")]
     target = f"sync step >= {SYNC_FRACTION_TARGET:g} of the matmul's FLOP/s at N=1024, B=1024"
-    if sync is not None:
-        found = re.search(r"N=(\d+) K=\d+ B=(\d+)", sync["name"])
-        size = found.group(0) if found else "?"
-        judged = found is not None and found.group(1) == "1024" and found.group(2) == "1024"
-        measured = f"{sync['ratio']:.3g} of the matmul at {size} ({sync['value'] / 1e9:.3g} GFLOP/s)"
-        measured += "" if judged else " (quick sizes: not judged)"
-        out.append(
-            {"target": target, "measured": measured, "met": (sync["ratio"] >= SYNC_FRACTION_TARGET) if judged else None}
-        )
+    parts, verdicts = [], []
+    for r in syncs:
+        found = re.search(r"N=(\d+) K=\d+ B=(\d+)", r["name"])
+        if found is None or (found.group(1), found.group(2)) != ("1024", "1024"):
+            continue  # other sizes explain the peers' ratios; the target is judged at its size
+        kind = r["name"].split(", ")[2].split(" (")[0] if r["name"].count(", ") >= 2 else "step"
+        parts.append(f"{kind}: {r['ratio']:.3g} of the matmul ({r['value'] / 1e9:.3g} GFLOP/s)")
+        verdicts.append(r["ratio"] >= SYNC_FRACTION_TARGET)
+    if verdicts:
+        out.append({"target": target, "measured": "; ".join(parts) + " at N=1024 K=102 B=1024", "met": all(verdicts)})
+    elif syncs:
+        first = syncs[0]
+        measured = f"{first['ratio']:.3g} of the matmul ({first['value'] / 1e9:.3g} GFLOP/s) (quick sizes: not judged)"
+        out.append({"target": target, "measured": measured, "met": None})
     else:
         out.append({"target": target, "measured": "not run", "met": None})
     return out
@@ -169,12 +183,12 @@ def limit_summary(sections: list[dict]) -> list[tuple[str, str]]:
         ("limits", r"^classical sync step", "classical sync step"),
         ("limits", r"^modern update", "modern update"),
         ("dense_modern", r"^modern_update_float64", "modern update (dense_modern benchmark, N=K=1000)"),
-        ("classical", r"^classical sync step", "classical sync step (classical benchmark, N=1000)"),
+        ("classical", r"^classical sync step", "classical sync step (classical benchmark, N=1000, low rank)"),
     ):
-        r = find(key, pattern)
-        if r is not None and r["ratio"] is not None:
-            value, unit = fmt_value(r["value"], r["unit"])
-            out.append((f"{label}: {r['name']}", f"{value} {unit}, {r['ratio']:.3g} of the plain matmul"))
+        for r in (r for r in _rows(sections, key) if re.search(pattern, r["name"])):
+            if r["ratio"] is not None:
+                value, unit = fmt_value(r["value"], r["unit"])
+                out.append((f"{label}: {r['name']}", f"{value} {unit}, {r['ratio']:.3g} of the plain matmul"))
     tokens = find("diffusion", r"^train_tokens_per_s$")
     peak = find("diffusion", r"^train_achieved_vs_matmul_1024$")
     own = find("diffusion", r"^train_achieved_vs_matmul_model_shape$")
@@ -199,6 +213,90 @@ def limit_summary(sections: list[dict]) -> list[tuple[str, str]]:
     if scaling is not None:
         out.append((f"oracle cost exponent in K ({scaling['name'].split(': ', 1)[1]})", f"{scaling['value']:.3g}"))
     return out
+
+
+def _us(seconds: float) -> str:
+    """A per-query time in us or ms."""
+    return f"{seconds * 1e6:.3g} us" if seconds < 1e-3 else f"{seconds * 1e3:.3g} ms"
+
+
+def peer_gap(sections: list[dict]) -> list[str]:
+    """What keeps classical retrieval from the peer target, in measured numbers.
+
+    For every size and update of the peers section: our time per query against the fastest
+    peer's, then the floor of our design at that size from the limits section -- for async
+    the first sweep (``N`` site visits, each a few torch dispatches, shared by the batch), for
+    sync the Hebbian arithmetic (``4 N K`` flops per query-step at the float32 matmul's rate)
+    -- and what the target would need.  Sizes the limits section did not measure get the
+    first sentence only.
+
+    Returns
+    -------
+    list of str
+        Markdown bullet lines (empty when the peers section did not run).
+    """
+    limits = _rows(sections, "limits")
+    peers = _rows(sections, "peers")
+
+    def pick(pattern: str) -> tuple[dict, re.Match] | None:
+        for r in limits:
+            m = re.search(pattern, r["name"])
+            if m:
+                return r, m
+        return None
+
+    lines = []
+    for r in peers:
+        m = re.match(r"ours (async|sync), N=(\d+) K=(\d+), B=(\d+)", r["name"])
+        if m is None or r["unit"] != "queries/s":
+            continue
+        update, N, K, B = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+        theirs = [
+            (p["value"], p["name"].split(" ")[0])
+            for p in peers
+            if p["unit"] == "queries/s" and re.match(rf"\w+ {update}, N={N} K={K} \(timed", p["name"])
+        ]
+        if not theirs or math.isnan(r["value"]):
+            continue
+        rate, peer = max(theirs)
+        ours_t, peer_t = 1.0 / r["value"], 1.0 / rate
+        need = peer_t / PEER_SPEEDUP_TARGET
+        line = (
+            f"- **{update}, N={N}**: ours {_us(ours_t)} per query (batched, B={B}), {peer} {_us(peer_t)}: "
+            f"{peer_t / ours_t:.3g}x; {PEER_SPEEDUP_TARGET:g}x needs {_us(need)} per query."
+        )
+        if update == "async":
+            visit = pick(rf"^classical async, N={N} K=\d+ B=(\d+): time per site visit")
+            sweep = pick(rf"^classical async, N={N} K=\d+ B=(\d+): first sweep as retrieval runs it \((\w+)")
+            op = pick(r"^torch dispatch of one small op")
+            if visit and sweep and op:
+                (v, _), (sw, sm), (o, _) = visit, sweep, op
+                b = int(sm.group(1))
+                first = sw["value"] * 1e-3 / b
+                line += (
+                    f" Our first sweep alone ({sm.group(2)}, at B={b}) takes {_us(first)} per query "
+                    f"({sw['ratio']:.0%} of our time there): with all else free the ratio would be "
+                    f"{peer_t / first:.3g}x. Site by site a visit costs {v['value']:.3g} us (~8 torch calls, "
+                    f"{v['ratio']:.3g}x the {o['value']:.2g} us dispatch of one small op); the target allows "
+                    f"{need * b / N * 1e6:.3g} us per site for all sweeps together: dispatch-bound, not arithmetic."
+                )
+        else:
+            step = pick(rf"^classical sync step, N={N} K=(\d+) B=(\d+), Hebb low rank float32 \((\d+) steps, (\d+) row")
+            mm = pick(rf"^plain torch.matmul float32, \(s xi\^T\) xi, same shapes \(N={N} ")
+            if step and mm:
+                (st, sm), (mr, _) = step, mm
+                k, b, row_steps = int(sm.group(1)), int(sm.group(2)), int(sm.group(4))
+                per_query = 4.0 * N * k * row_steps / b  # flops per query
+                floor = per_query / mr["value"]
+                line += (
+                    f" Arithmetic: 4 N K = {4 * N * k / 1e3:.3g} kflop per query-step x {row_steps / b:.3g} "
+                    f"query-steps per query at the float32 matmul's {mr['value'] / 1e9:.3g} GFLOP/s = "
+                    f"{_us(floor)} per query, a ceiling of {peer_t / floor:.3g}x with no other cost (the step "
+                    f"runs at {st['ratio']:.2g} of that matmul); the target needs "
+                    f"{per_query / need / 1e9:.3g} GFLOP/s."
+                )
+        lines.append(line)
+    return lines
 
 
 def _md_escape(text: str) -> str:
@@ -232,6 +330,9 @@ def markdown(machine: dict, sections: list[dict], command: str, started: str, to
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
         lines.append(f"| {_md_escape(t['target'])} | {_md_escape(t['measured'])} | {met} |")
     lines += ["", "## What limits the numbers", "", LIMIT_NOTES.rstrip()]
+    gap = peer_gap(sections)
+    if gap:
+        lines += ["", f"### The {PEER_SPEEDUP_TARGET:g}x peer target in measured numbers", ""] + gap
     summary = limit_summary(sections)
     if summary:
         lines += ["", "## The machine's limit", "", "| what | measured |", "|---|---|"]
