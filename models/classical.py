@@ -25,17 +25,20 @@ for a batch than for one query (different matmul kernels sum in different orders
 
 Speed: the loops above are written once, for every case (:meth:`ClassicalHopfield._run_async`,
 :meth:`ClassicalHopfield._run_sync`).  Retrieval without recording runs specialised loops
-that give bit-for-bit the same states, steps and flags (``tests/models/test_classical_fast.py``):
+that give the same states, steps, converged flags and generator state, bit for bit
+(``tests/models/test_classical_fast.py`` compares them on random inputs and near ties):
 
-* Hebbian spins, synchronous: the fields through the patterns, ``N h = (s xi^T) xi - K s``,
-  ``4 N K`` instead of ``2 N^2`` flops, in float32 -- exact, because every number in it is
-  an integer below ``2^23`` (see :func:`_lowrank_is_exact` for when that decides every site
-  as the float64 weights do);
-* any weights, synchronous: finished states leave the working set, and a move and a 2-cycle
-  are read off the mask of flipped sites instead of comparing float64 states;
-* asynchronous: a site visit finds the unstable rows and flips only those; once few sites
-  have an unstable row, sites with none are skipped (per-site counts of unstable rows kept
-  up to date), and the float64 fields get exactly the additions of the generic loop.
+* Hebbian spins: fields through the patterns, ``N h = (s xi^T) xi - K s`` -- ``4 N K``
+  instead of ``2 N^2`` flops per synchronous step -- and integer couplings ``N W`` for the
+  asynchronous updates, in float32: exact, because every number in them is an integer below
+  ``2^23``; :func:`_lowrank_is_exact` states when the float64 weights decide every site the
+  same way (otherwise, and for the other rules, the loops keep the float64 weights);
+* synchronous: finished states leave the working set, and "moved" and "2-cycle" are read off
+  per-row flip counts (a dot product confirms a cycle) instead of comparing whole states;
+* asynchronous: per sweep, either a site visit finds the unstable rows and flips only those
+  (:func:`_sweep_plain`), or, when few flips are left, every row jumps from one flip to its
+  next at once (:func:`_sweep_events`); with float64 weights the fields receive exactly the
+  additions of the generic loop, in the same order.
 """
 
 from __future__ import annotations
