@@ -724,8 +724,11 @@ def _sweep_potts(
 ) -> None:
     """One sweep of Potts states ``tokens`` ``(A, L)`` with fields ``h`` ``(A, L*V)``, in place.
 
-    With ``counts`` (unstable rows per site, int32 on the CPU) sites without an unstable
-    row are skipped and the counts kept up to date, as in :func:`_sweep_counting`.
+    A visit touches only the rows whose current token is not among the maximisers and gives
+    them the generic loop's update.  With ``counts`` (unstable rows per site, int32 on the
+    CPU) sites without an unstable row are skipped: the counts are read through a numpy view
+    (no torch dispatch per skipped site) and updated from the rows that move, before and
+    after their update.
     """
     A, L = tokens.shape
     h_sites, t_cols = h.view(A, L, V).unbind(1), tokens.mT.unbind(0)  # (L,) views (A, V) and (A,)
