@@ -23,7 +23,7 @@ which the pattern is retrieved exactly in at least 90 % of the trials; it is com
 from the table by :func:`critical_radii`, not stored in it.
 
 The exact Bayes denoiser ("oracle") conditions on the corruption level: it gets
-``noise = capacity.noise_for_flip(rho)``, the diffusion time whose expected changed
+``noise = corruption.noise_for_flip(rho)``, the diffusion time whose expected changed
 fraction is ``rho``.  The Hopfield nets ignore ``noise``.
 """
 
@@ -39,9 +39,8 @@ import pandas as pd
 import torch
 
 from experiments import zoo
-from experiments.capacity import noise_for_flip
-from experiments.corruption import flip
-from experiments.metrics import critical_radius, exact_match, overlap, recovery_rate
+from experiments.corruption import flip, noise_for_flip
+from experiments.metrics import critical_radius, exact_match, recovery_rate
 from experiments.pattern_set import PatternSet
 from experiments.patterns import digit_patterns, prototype_patterns, random_patterns
 
@@ -225,7 +224,7 @@ def run_cell(cell: Cell) -> list[dict]:
         r = net.retrieve(queries, noise=t, generator=g)
         rec = recovery_rate(r.states, reps, queries).view(2 * P, T)
         exact = exact_match(r.states, reps).double().view(2 * P, T)
-        m = torch.diagonal(overlap(r.states, reps)).view(2 * P, T)  # overlap with its own target
+        m = (2.0 * (r.states == reps).double().mean(dim=1) - 1.0).view(2 * P, T)  # overlap with own target
         conv = r.converged.double().view(2 * P, T)
         for i in range(2 * P):
             rows.append(

@@ -25,9 +25,8 @@ import pandas as pd
 import torch
 
 from experiments import zoo
-from experiments.corruption import flip
+from experiments.corruption import flip, noise_for_flip
 from experiments.patterns import random_patterns
-from models.diffusion.schedule import EPS
 
 NAME = "capacity"
 MODEL_CHOICES = zoo.HOPFIELD_MODELS
@@ -88,12 +87,6 @@ def cells(config: Config) -> list[Cell]:
     ]
 
 
-def noise_for_flip(rho: float, vocab_size: int = 2) -> float:
-    """Diffusion time whose expected changed fraction ``(1 - alpha)(1 - 1/V)`` is ``rho``."""
-    one_minus_alpha = min(rho * vocab_size / (vocab_size - 1), 1.0)
-    return min(max(one_minus_alpha / (1.0 - EPS), 1e-5), 1.0)
-
-
 def run_cell(cell: Cell) -> list[dict]:
     start = time.perf_counter()
     N = cell.n_units
@@ -104,10 +97,13 @@ def run_cell(cell: Cell) -> list[dict]:
     t = noise_for_flip(cell.flip)
     g = torch.Generator().manual_seed(cell.seed * 7919 + K)
 
+    # Draw the queries before any model draws from ``g`` (async nets take their update
+    # order from it): every memory then gets identical queries, not just identical patterns.
+    queries = flip(targets, round(cell.flip * N), 2, generator=g)
+
     one = net.retrieve(targets, noise=t, max_steps=1, generator=g)
     stable = (one.states == targets).all(dim=1)
 
-    queries = flip(targets, round(cell.flip * N), 2, generator=g)
     r = net.retrieve(queries, noise=t, generator=g)
     m = 2.0 * (r.states == targets).double().mean(dim=1) - 1.0  # overlap of +-1 codes
     return [

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from models.base import check_generator, check_tokens
 from models.diffusion.process import corrupt
+from models.diffusion.schedule import EPS
 
 __all__ = ["flip", "flip_fraction", "resample", "erase", "random_states"]
 
@@ -224,3 +225,30 @@ def random_states(B: int, L: int, vocab_size: int, generator: torch.Generator | 
     V = _check_vocab(vocab_size)
     check_generator(generator)
     return torch.randint(0, V, (int(B), int(L)), generator=generator)
+
+
+def noise_for_flip(rho: float, vocab_size: int = 2) -> float:
+    """Diffusion time ``t`` whose expected changed fraction ``(1 - alpha_t)(1 - 1/V)`` is ``rho``.
+
+    The bridge between "flip a fraction ``rho`` of the positions" (Hopfield queries) and
+    the noise level a diffusion memory conditions on (reference/diffusion.md 1.2):
+    ``1 - alpha = rho V / (V - 1)`` and ``alpha_t = 1 - (1 - eps) t``.
+
+    Parameters
+    ----------
+    rho : float
+        Fraction of changed positions, in ``[0, (V - 1) / V]``.
+    vocab_size : int
+        Alphabet size ``V``.
+
+    Returns
+    -------
+    float
+        ``t`` in ``[1e-5, 1]`` (``rho = 0`` maps to the smallest time the samplers use).
+    """
+    V = _check_vocab(vocab_size)
+    rho = _check_unit("rho", rho)
+    if rho > (V - 1) / V + 1e-12:
+        raise ValueError(f"rho must be <= (V-1)/V = {(V - 1) / V:.4g} (uniform noise changes no more), got {rho}")
+    one_minus_alpha = min(rho * V / (V - 1), 1.0)
+    return min(max(one_minus_alpha / (1.0 - EPS), 1e-5), 1.0)

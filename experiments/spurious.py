@@ -41,8 +41,7 @@ import torch
 
 import models
 from experiments import zoo
-from experiments.capacity import noise_for_flip
-from experiments.corruption import flip, random_states
+from experiments.corruption import flip, noise_for_flip, random_states
 from experiments.metrics import OUTCOMES, nearest, outcome_classes, overlap, symmetric_mixtures
 from experiments.patterns import random_patterns
 

@@ -118,6 +118,7 @@ class Config:
     train_steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-3
+    dropout: float = 0.0
     times: tuple[float, ...] = (0.1, 0.25, 0.5)
     dt: float = 0.01
     n_eval: int = 128
@@ -178,6 +179,7 @@ class NetSpec:
     train_steps: int
     batch_size: int
     lr: float
+    dropout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,15 @@ def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
         root = str(config.checkpoint_root)
     else:
         root = str(Path(out if out is not None else "results") / NAME / "checkpoints")
-    net = NetSpec(config.d_model, config.n_layers, config.n_heads, config.train_steps, config.batch_size, config.lr)
+    net = NetSpec(
+        config.d_model,
+        config.n_layers,
+        config.n_heads,
+        config.train_steps,
+        config.batch_size,
+        config.lr,
+        config.dropout,
+    )
     ev = EvalSpec(
         tuple(float(t) for t in config.times),
         config.dt,
@@ -350,6 +360,7 @@ def _build(model: str, cell: Cell):
             train_steps=cell.net.train_steps,
             batch_size=cell.net.batch_size,
             lr=cell.net.lr,
+            dropout=cell.net.dropout,
             sampler="ancestral",
             dt=cell.evaluation.dt,
             checkpoint=str(Path(cell.checkpoint_root) / checkpoint_key(cell)),

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import pytest
+import torch
 
 from experiments import capacity
 
@@ -23,11 +24,33 @@ def test_theory_loads_match_theory_md():
 
 
 def test_noise_for_flip_inverts_the_changed_fraction():
+    from experiments.corruption import noise_for_flip
     from models.diffusion.schedule import alpha
 
-    for rho in (0.05, 0.1, 0.3):
-        t = capacity.noise_for_flip(rho, 2)
-        assert (1 - alpha(t)) * (1 - 1 / 2) == pytest.approx(rho)
+    for V, rho in ((2, 0.05), (2, 0.1), (2, 0.3), (32, 0.25)):
+        t = noise_for_flip(rho, V)
+        assert (1 - alpha(t)) * (1 - 1 / V) == pytest.approx(rho)
+    with pytest.raises(ValueError, match="rho"):
+        noise_for_flip(0.6, 2)
+    with pytest.raises(ValueError, match="rho"):
+        noise_for_flip(-0.1, 2)
+
+
+def test_every_model_gets_identical_queries(monkeypatch):
+    """Async nets draw their update order from the cell's generator; queries must not depend on it."""
+    seen = {}
+    real_flip = capacity.flip
+
+    def spy(targets, k, V, generator=None):
+        out = real_flip(targets, k, V, generator=generator)
+        seen.setdefault("q", []).append(out)
+        return out
+
+    monkeypatch.setattr(capacity, "flip", spy)
+    for model in ("classical-hebb", "modern-b1"):
+        capacity.run_cell(capacity.Cell(model, 50, 0.1, 0.1, 10, 3))
+    a, b = seen["q"]
+    assert torch.equal(a, b)
 
 
 def test_capacity_estimate_stops_at_first_failure():
