@@ -14,17 +14,6 @@ import pytest
 from experiments import basins
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread, as the runner gives every cell: tiny batched loops are slower with more."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _run(model, dataset="random", n_units=200, load=0.1, rhos=(0.2,), n_trials=4, n_probe=30, seed=11):
     cell = basins.Cell(model, dataset, n_units, load, tuple(rhos), n_trials, n_probe, 3, 0.1, seed)
     return pd.DataFrame(basins.run_cell(cell))

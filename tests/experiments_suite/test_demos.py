@@ -19,17 +19,6 @@ from experiments import demos
 pytest.importorskip("PIL")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread, as the demos use: tiny kernels are slower with more."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _check_files(demo: demos.Demo, name: str) -> None:
     from PIL import Image
 

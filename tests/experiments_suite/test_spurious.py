@@ -12,17 +12,6 @@ from experiments import spurious
 from experiments.metrics import OUTCOMES
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread, as the runner gives every cell: tiny batched loops are slower with more."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _run(model, n_units=200, load=0.05, starts=spurious.STARTS, n_starts=40, seed=5):
     return pd.DataFrame(spurious.run_cell(spurious.Cell(model, n_units, load, tuple(starts), n_starts, 0.4, seed)))
 

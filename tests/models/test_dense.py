@@ -17,15 +17,6 @@ from energy.dense import dense_energy, token_overlaps
 from models.dense import DenseHopfield
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The checks are sized for one core; restore the thread count afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _tokens(K: int, L: int, V: int = 2, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, V, (K, L), generator=torch.Generator().manual_seed(seed))  # (K, L)
 

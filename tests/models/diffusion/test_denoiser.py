@@ -14,14 +14,6 @@ from models.diffusion.schedule import sigma
 CFG = DenoiserConfig(vocab_size=6, length=8, d_model=32, n_layers=2, n_heads=4)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _batch(B=5, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, CFG.vocab_size, (B, CFG.length), generator=g), torch.rand(B, generator=g)

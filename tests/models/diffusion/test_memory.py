@@ -17,14 +17,6 @@ from tests.model_configs import CONFORMANCE
 TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "train_steps": 30, "batch_size": 16}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _patterns(K=8, L=16, V=8, seed=0):
     return torch.randint(0, V, (K, L), generator=torch.Generator().manual_seed(seed)), V
 

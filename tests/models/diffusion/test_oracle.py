@@ -15,14 +15,6 @@ from models.diffusion.process import loo_to_posterior, posterior, posterior_to_l
 from models.diffusion.schedule import alpha, beta
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _setup(K=7, L=6, V=4, B=5, seed=0):
     g = torch.Generator().manual_seed(seed)
     pats = torch.randint(0, V, (K, L), generator=g)

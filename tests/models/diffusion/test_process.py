@@ -14,14 +14,6 @@ from models.diffusion.schedule import alpha, beta
 V = 5
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _tokens(shape, seed):
     return torch.randint(0, V, shape, generator=torch.Generator().manual_seed(seed))
 

@@ -12,14 +12,6 @@ from models.diffusion.process import corrupt
 from models.diffusion.schedule import beta
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _oracle(K=20, L=12, V=4, seed=0):
     pats = torch.randint(0, V, (K, L), generator=torch.Generator().manual_seed(seed))
     return pats, Oracle(pats, V), V
