@@ -14,22 +14,12 @@ import torch
 
 import models
 from energy.dense import dense_energy, token_overlaps
+from experiments.corruption import flip
 from models.dense import DenseHopfield
 
 
 def _tokens(K: int, L: int, V: int = 2, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, V, (K, L), generator=torch.Generator().manual_seed(seed))  # (K, L)
-
-
-def _flip(patterns: torch.Tensor, V: int, n_flip: int, seed: int) -> torch.Tensor:
-    """Change exactly ``n_flip`` tokens of every row (to a different token)."""
-    g = torch.Generator().manual_seed(seed)
-    q = patterns.clone()
-    B, L = q.shape
-    pos = torch.argsort(torch.rand(B, L, generator=g), dim=1)[:, :n_flip]  # (B, n_flip)
-    shift = torch.randint(1, V, (B, n_flip), generator=g)
-    q.scatter_(1, pos, (q.gather(1, pos) + shift) % V)
-    return q
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -130,7 +120,7 @@ def test_energy_never_increases_along_async_trajectories(F, V, update):
     L, K = 40, 60 if V == 2 else 30
     P = _tokens(K, L, V=V, seed=10)
     net = models.make("dense", F=F, n=3, beta=0.5, update=update, max_steps=30).fit(P, vocab_size=V)
-    queries = torch.cat([_tokens(16, L, V=V, seed=11), _flip(P[:16], V, L // 3, seed=12)])
+    queries = torch.cat([_tokens(16, L, V=V, seed=11), flip(P[:16], L // 3, V, _gen(12))])
     r = net.retrieve(queries, generator=_gen(1), record=True)
     E = r.energies  # (T, B)
     assert torch.allclose(E[-1], net.energy(r.states), rtol=1e-12, atol=1e-9)
@@ -180,7 +170,7 @@ def test_retrieves_corrupted_patterns_at_moderate_load(V):
     L, K = 48, 60 if V == 2 else 40
     P = _tokens(K, L, V=V, seed=30)
     net = models.make("dense", F="poly", n=3).fit(P, vocab_size=V)
-    r = net.retrieve(_flip(P, V, 5, seed=31), generator=_gen(3))
+    r = net.retrieve(flip(P, 5, V, _gen(31)), generator=_gen(3))
     assert torch.equal(r.states, P)
     assert bool(r.converged.all()) and int(r.steps.max()) <= 3
 
@@ -188,7 +178,7 @@ def test_retrieves_corrupted_patterns_at_moderate_load(V):
 def test_steps_and_convergence_bookkeeping():
     P = _tokens(10, 60, seed=40)
     net = models.make("dense", F="poly", n=3).fit(P)
-    queries = torch.cat([P[:3], _flip(P[3:6], 2, 10, seed=41)])
+    queries = torch.cat([P[:3], flip(P[3:6], 10, 2, _gen(41))])
     r = net.retrieve(queries, generator=_gen(4), record=True)
     assert r.steps[:3].tolist() == [1, 1, 1]  # a stored pattern converges in one clean sweep
     assert bool((r.steps[3:] >= 2).all())  # one sweep repairs, one confirms
@@ -201,7 +191,7 @@ def test_steps_and_convergence_bookkeeping():
 def test_exponential_memory_does_not_overflow_at_huge_beta():
     P = _tokens(50, 100, seed=50)
     net = models.make("dense", F="exp", beta=1e4).fit(P)
-    r = net.retrieve(_flip(P, 2, 20, seed=51), generator=_gen(5), record=True)
+    r = net.retrieve(flip(P, 20, 2, _gen(51)), generator=_gen(5), record=True)
     assert torch.equal(r.states, P)
     assert bool(torch.isfinite(r.energies).all())
 
@@ -209,7 +199,7 @@ def test_exponential_memory_does_not_overflow_at_huge_beta():
 def test_sync_updates_repair_and_keep_patterns():
     P = _tokens(20, 100, seed=60)
     net = models.make("dense", F="poly", n=3, update="sync").fit(P)
-    r = net.retrieve(_flip(P, 2, 10, seed=61))
+    r = net.retrieve(flip(P, 10, 2, _gen(61)))
     assert torch.equal(r.states, P) and bool(r.converged.all())
 
 
