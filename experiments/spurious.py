@@ -31,7 +31,6 @@ mixtures (a 3-mixture differs from each component in a quarter of the positions)
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass
 
@@ -129,18 +128,17 @@ def _seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
 
 
-def _one_sync_update(model: str, patterns: torch.Tensor, states: torch.Tensor, noise: float) -> torch.Tensor:
-    """States after one synchronous update of ``model`` (every position at once from ``states``).
+def _unstable(net: models.AssociativeMemory, states: torch.Tensor, noise: float) -> torch.Tensor:
+    """Positions that one synchronous update of ``net`` would change at ``states``, ``bool (n, N)``.
 
-    A position that this update changes is *unstable* at ``states`` (its local field
-    disagrees with it); asynchronous dynamics would move it first.  Memories with an
-    ``update`` hyperparameter are rebuilt with ``update="sync"``; the others (modern,
-    oracle with the fixed-point sampler) already update every position at once.
+    Such a position is *unstable* (its local field disagrees with it); asynchronous
+    dynamics would move it first.  Classical and dense memories answer directly
+    (``unstable_sites``, the same mask as one ``update="sync"`` step); the others
+    (modern, oracle with the fixed-point sampler) already update every position at once.
     """
-    registry, _ = zoo.spec(model)
-    accepts = inspect.signature(models.get(registry).__init__).parameters
-    net = zoo.build(model, **({"update": "sync"} if "update" in accepts else {})).fit(patterns, vocab_size=2)
-    return net.retrieve(states, noise=noise, max_steps=1).states
+    if hasattr(net, "unstable_sites"):
+        return net.unstable_sites(states)
+    return net.retrieve(states, noise=noise, max_steps=1).states != states
 
 
 def _starts(kind: str, train: torch.Tensor, n: int, corruption: float, g: torch.Generator):
@@ -172,8 +170,9 @@ def run_cell(cell: Cell) -> list[dict]:
         r = net.retrieve(x, noise=t, generator=g)
         classes = outcome_classes(r.states, targets, ps.train, ps.test, r.converged, 2)
         counts = pd.Series(classes).value_counts().reindex(OUTCOMES, fill_value=0)
-        m0 = overlap(x, ps.train).abs()  # (n, K)
-        m = overlap(r.states, ps.train).abs()  # (n, K)
+        o0 = overlap(x, ps.train)  # (n, K) signed
+        o = overlap(r.states, ps.train)  # (n, K) signed
+        m0, m = o0.abs(), o.abs()
         extra = {
             "start_max_overlap": float(m0.max(dim=1).values.mean()),
             "mean_max_overlap": float(m.max(dim=1).values.mean()),
@@ -184,11 +183,10 @@ def run_cell(cell: Cell) -> list[dict]:
             "component_m3": float("nan"),
         }
         if comps is not None:
-            after = _one_sync_update(cell.model, ps.train, x, t)
-            extra["unstable_bits"] = float((after != x).double().mean())
+            extra["unstable_bits"] = float(_unstable(net, x, t).double().mean())
             # Overlaps with the three components, signed as in theory.md 2.3 (1/2 each at the start).
-            signed0 = overlap(x, ps.train).gather(1, comps)  # (n, 3)
-            signed = overlap(r.states, ps.train).gather(1, comps).abs().sort(dim=1, descending=True).values
+            signed0 = o0.gather(1, comps)  # (n, 3)
+            signed = m.gather(1, comps).sort(dim=1, descending=True).values
             extra["start_component_overlap"] = float(signed0.mean())
             for j in range(MIXTURE_SIZE):
                 extra[f"component_m{j + 1}"] = float(signed[:, j].mean())
