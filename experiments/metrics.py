@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from models.base import check_generator, check_tokens, to_spins
+from models.base import check_generator, check_int, check_tokens, to_spins
 
 __all__ = [
     "OUTCOMES",
@@ -74,14 +74,6 @@ def _same_length(a: Tensor, b: Tensor, names: tuple[str, str]) -> None:
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same length L, got {tuple(a.shape)} and {tuple(b.shape)}"
         )
-
-
-def _vocab(vocab_size: Any) -> int:
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, Integral):
-        raise TypeError(f"vocab_size must be an int >= 2, got {type(vocab_size).__name__} {vocab_size!r}")
-    if vocab_size < 2:
-        raise ValueError(f"vocab_size must be an int >= 2, got {vocab_size!r}")
-    return int(vocab_size)
 
 
 def _agreements(a: Tensor, b: Tensor) -> Tensor:
@@ -142,7 +134,7 @@ def overlap(states: Tensor, patterns: Tensor, vocab_size: int = 2) -> Tensor:
     Tensor
         ``float64 (B, K)``.
     """
-    V = _vocab(vocab_size)
+    V = check_int("vocab_size", vocab_size, 2)
     check_tokens(states, "states", vocab_size=V, min_rows=0)
     check_tokens(patterns, "patterns", vocab_size=V, min_rows=0)
     _same_length(states, patterns, ("states", "patterns"))
@@ -311,7 +303,7 @@ def outcome_codes(
     Tensor
         ``long (B,)`` codes; ``OUTCOMES[code]`` is the name.
     """
-    V = _vocab(vocab_size)
+    V = check_int("vocab_size", vocab_size, 2)
     check_tokens(final, "final", vocab_size=V, min_rows=0)
     check_tokens(targets, "targets", vocab_size=V, min_rows=0)
     check_tokens(stored, "stored", vocab_size=V)

@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from numbers import Integral, Real
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -22,36 +21,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from models.base import check_fraction, check_int  # re-exported: the generators' argument checks
+
 __all__ = ["PatternSet", "draw_rows", "check_int", "check_fraction"]
 
 #: Bumped when the file layout of :meth:`PatternSet.save` changes.
 FORMAT_VERSION = 1
 #: Length of the hex content hash.
 HASH_CHARS = 16
-
-
-# ----------------------------------------------------------------------------------
-# Argument checks shared by the generators (raise, never assert).
-# ----------------------------------------------------------------------------------
-
-
-def check_int(name: str, value: Any, minimum: int = 0) -> int:
-    """Return ``int(value)`` if it is an integer ``>= minimum``, else raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_fraction(name: str, value: Any, *, low: float = 0.0, high: float = 1.0) -> float:
-    """Return ``float(value)`` if it is a real number in ``[low, high]``, else raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number in [{low}, {high}], got {type(value).__name__} {value!r}")
-    v = float(value)
-    if math.isnan(v) or not low <= v <= high:
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {value!r}")
-    return v
 
 
 def draw_rows(seed: int, stream: int, n: int, draw, chunk: int = 256) -> np.ndarray:
@@ -162,11 +139,7 @@ class PatternSet:
     params: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, Integral):
-            raise TypeError(f"vocab_size must be an int >= 2, got {type(self.vocab_size).__name__}")
-        if self.vocab_size < 2:
-            raise ValueError(f"vocab_size must be an int >= 2, got {self.vocab_size!r}")
-        object.__setattr__(self, "vocab_size", int(self.vocab_size))
+        object.__setattr__(self, "vocab_size", check_int("vocab_size", self.vocab_size, 2))
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty str, got {self.name!r}")
         _check_tokens(self.train, "train", self.vocab_size, min_rows=1)

@@ -39,7 +39,9 @@ __all__ = [
     "check_choice",
     "check_positive",
     "check_nonnegative",
+    "check_int",
     "check_positive_int",
+    "check_fraction",
     "check_bool",
     "check_noise",
     "check_generator",
@@ -172,13 +174,28 @@ def check_nonnegative(name: str, value: Any) -> float:
     return v
 
 
+def check_int(name: str, value: Any, minimum: int = 0) -> int:
+    """Return ``int(value)`` if it is an integer ``>= minimum``, else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """Return ``int(value)`` if it is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int >= 1, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
+    return check_int(name, value, 1)
+
+
+def check_fraction(name: str, value: Any, *, low: float = 0.0, high: float = 1.0) -> float:
+    """Return ``float(value)`` if it is a real number in ``[low, high]``, else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number in [{low}, {high}], got {type(value).__name__} {value!r}")
+    v = float(value)
+    if math.isnan(v) or not low <= v <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], got {value!r}")
+    return v
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -188,13 +205,13 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def check_noise(noise: Any) -> float | None:
-    """Validate a diffusion time ``t`` in ``(0, 1]`` (or ``None``)."""
-    if noise is None:
+def check_noise(noise: Any, name: str = "noise", *, optional: bool = True) -> float | None:
+    """Validate a diffusion time ``t`` in ``(0, 1]`` named ``name`` (``None`` passes if ``optional``)."""
+    if noise is None and optional:
         return None
-    t = _check_real("noise", noise)
+    t = _check_real(name, noise)
     if not 0.0 < t <= 1.0:
-        raise ValueError(f"noise is a diffusion time t and must lie in (0, 1], got {noise!r}")
+        raise ValueError(f"{name} is a diffusion time and must lie in (0, 1], got {noise!r}")
     return t
 
 
@@ -303,11 +320,8 @@ class AssociativeMemory(ABC):
         if vocab_size is None:
             vocab_size = max(int(patterns.max()) + 1, 2)
         else:
-            if isinstance(vocab_size, bool) or not isinstance(vocab_size, Integral):
-                raise TypeError(f"vocab_size must be an int >= 2, got {type(vocab_size).__name__}")
-            if vocab_size < 2:
-                raise ValueError(f"vocab_size must be >= 2, got {vocab_size}")
-            check_tokens(patterns, "patterns", vocab_size=int(vocab_size))
+            vocab_size = check_int("vocab_size", vocab_size, 2)
+            check_tokens(patterns, "patterns", vocab_size=vocab_size)
         self.device_ = resolve_device(getattr(self, "device", "cpu"))
         self.vocab_size_ = int(vocab_size)
         self.patterns_ = patterns.detach().to(self.device_).clone()

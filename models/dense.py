@@ -19,7 +19,6 @@ so nothing overflows for any ``beta``.
 from __future__ import annotations
 
 import math
-from numbers import Integral
 
 import torch
 from torch import Tensor
@@ -29,6 +28,7 @@ from models.base import (
     AssociativeMemory,
     Retrieval,
     check_choice,
+    check_int,
     check_positive,
     check_positive_int,
     check_tokens,
@@ -88,10 +88,7 @@ class DenseHopfield(AssociativeMemory):
 
     def _check_hyperparameters(self) -> None:
         check_choice("F", self.F, DENSE_FUNCTIONS)
-        if isinstance(self.n, bool) or not isinstance(self.n, Integral):
-            raise TypeError(f"n must be an int >= 2, got {type(self.n).__name__} {self.n!r}")
-        if self.n < 2:
-            raise ValueError(f"n must be an int >= 2, got {self.n!r}")
+        check_int("n", self.n, 2)
         check_positive("beta", self.beta)
         check_choice("update", self.update, UPDATES)
         check_positive_int("max_steps", self.max_steps)

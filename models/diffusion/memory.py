@@ -17,7 +17,6 @@ conditional entropy of the leave-one-out prediction at ``t = 1e-5`` on the final
 from __future__ import annotations
 
 import os
-from numbers import Integral
 from typing import Any
 
 import torch
@@ -30,6 +29,8 @@ from models.base import (
     check_bool,
     check_choice,
     check_generator,
+    check_int,
+    check_noise,
     check_nonnegative,
     check_positive,
     check_positive_int,
@@ -51,21 +52,6 @@ ENTROPY_TIME = samplers.T_END
 #: Iteration cap of the fixed-point samplers when ``max_steps`` is not given.
 FIXED_POINT_MAX_STEPS = 100
 SAMPLERS = ("ancestral", "argmax", "fixed_point", "async_fixed_point")
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, Integral):
-        raise TypeError(f"seed must be an int >= 0, got {type(seed).__name__} {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    return int(seed)
-
-
-def _check_time(name: str, value: Any) -> float:
-    v = check_positive(name, value)
-    if v > 1:
-        raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
-    return v
 
 
 class _DiffusionBase(AssociativeMemory):
@@ -109,7 +95,7 @@ class _DiffusionBase(AssociativeMemory):
             if t.dim() > 1 or (t.dim() == 1 and t.shape[0] != x_t.shape[0]) or not bool(((t > 0) & (t <= 1)).all()):
                 raise ValueError(f"t must be a scalar or a (B,) tensor of times in (0, 1], got shape {tuple(t.shape)}")
         else:
-            _check_time("t", t)
+            check_noise(t, "t", optional=False)
         x = x_t.to(self.device_)
         with torch_threads(self._threads()):
             out = self._denoiser()(x, samplers._times(t, x))
@@ -278,10 +264,10 @@ class DiffusionMemory(_DiffusionBase):
         if check_nonnegative("dropout", self.dropout) >= 1:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
         check_choice("sampler", self.sampler, SAMPLERS)
-        _check_time("dt", self.dt)
+        check_noise(self.dt, "dt", optional=False)
         if self.checkpoint is not None and not isinstance(self.checkpoint, str | os.PathLike):
             raise TypeError(f"checkpoint must be a directory path or None, got {type(self.checkpoint).__name__}")
-        _check_seed(self.seed)
+        check_int("seed", self.seed)
         check_bool("progress", self.progress)
         resolve_device(self.device)
 
@@ -355,9 +341,9 @@ class OracleMemory(_DiffusionBase):
 
     def _check_hyperparameters(self) -> None:
         check_choice("sampler", self.sampler, SAMPLERS)
-        _check_time("dt", self.dt)
-        _check_time("t_energy", self.t_energy)
-        _check_seed(self.seed)
+        check_noise(self.dt, "dt", optional=False)
+        check_noise(self.t_energy, "t_energy", optional=False)
+        check_int("seed", self.seed)
         resolve_device(self.device)
 
     def _fit(self, patterns: Tensor) -> None:
@@ -370,7 +356,7 @@ class OracleMemory(_DiffusionBase):
         """``p(mu | x_t) = softmax_mu(beta(t) A_mu)``, ``float64 (B, K)`` (the Hopfield association)."""
         self._check_fitted()
         check_tokens(states, "states", vocab_size=self.vocab_size_, length=self.patterns_.shape[1])
-        _check_time("t", t)
+        check_noise(t, "t", optional=False)
         return self.oracle_.association(states.to(self.device_), t).to(states.device)
 
     def _has_energy(self) -> bool:
