@@ -32,6 +32,7 @@ from models.base import (
     check_positive,
     check_positive_int,
     check_tokens,
+    one_hot,
 )
 
 __all__ = ["DenseHopfield"]
@@ -107,9 +108,6 @@ class DenseHopfield(AssociativeMemory):
         """Which stored patterns hold token ``v`` at site ``i``, ``float64 (V, K)``."""
         return (self.columns_[i][None, :] == self._tokens[:, None]).to(torch.float64)  # (V, K)
 
-    def _onehot(self, tokens: Tensor) -> Tensor:
-        return torch.nn.functional.one_hot(tokens, self.vocab_size_).to(torch.float64)  # (B, V)
-
     # -- the update rule ---------------------------------------------------------------
     #
     # Setting site i from token `cur` to `v` raises the overlap with every pattern that holds
@@ -166,7 +164,7 @@ class DenseHopfield(AssociativeMemory):
             # otherwise (counted only for the v it holds), so one shifted evaluation serves all v.
             # Per-pattern differences keep the sums small; on integer overlaps every term, and
             # every sum, is an exact integer in float64 (while below 2**53): ties are exact.
-            shifted = torch.addmm(o, self._onehot(cur), C, alpha=-2 * c, out=a).add_(c)  # (B, K)
+            shifted = torch.addmm(o, one_hot(cur, self.vocab_size_), C, alpha=-2 * c, out=a).add_(c)  # (B, K)
             diff = self._interaction_(shifted).sub_(self._interaction_(b.copy_(o)))  # (B, K) F(shifted) - F(o)
             by_token = diff @ C.T  # (B, V): gains of patterns holding v, losses of those holding cur
             gains = by_token + by_token.gather(1, cur[:, None])  # (B, V)
@@ -199,7 +197,7 @@ class DenseHopfield(AssociativeMemory):
         best = gains.argmax(-1)  # (B,) first maximum among candidates
         change = gains.gather(1, best[:, None]).squeeze(1) > self._tie_tolerance()  # (B,)
         new = torch.where(change, best, cur)  # (B,)
-        return new, self._onehot(new) - self._onehot(cur)
+        return new, one_hot(new, self.vocab_size_) - one_hot(cur, self.vocab_size_)
 
     def _sweep_async(self, s: Tensor, o: Tensor, order: list[int]) -> tuple[Tensor, Tensor]:
         """One asynchronous sweep over ``order``; returns new ``(states, overlaps)``."""

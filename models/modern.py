@@ -33,6 +33,9 @@ from models.base import (
     check_positive,
     check_positive_int,
     check_tokens,
+    from_spins,
+    one_hot,
+    to_spins,
 )
 
 __all__ = ["ModernHopfield", "ramsauer_update"]
@@ -168,8 +171,8 @@ class ModernHopfield(AssociativeMemory):
         """Code of token sequences, ``long (B, L) -> float64 (B, D)`` on the model device."""
         tokens = tokens.to(self.device_)
         if self.encoding_ == "spin":
-            return tokens.to(torch.float64) * 2 - 1  # (B, L), token 0 is spin -1
-        return torch.nn.functional.one_hot(tokens, self.vocab_size_).to(torch.float64).flatten(1)  # (B, L*V)
+            return to_spins(tokens)  # (B, L), token 0 is spin -1
+        return one_hot(tokens, self.vocab_size_).flatten(1)  # (B, L*V)
 
     def decode(self, xi: Tensor, fallback: Tensor) -> Tensor:
         """Tokens of continuous states: sign for spins, per-position argmax for one-hot.
@@ -188,7 +191,7 @@ class ModernHopfield(AssociativeMemory):
             ``long (B, L)``.
         """
         if self.encoding_ == "spin":
-            tokens = (xi > 0).long()  # (B, L)
+            tokens = from_spins(xi)  # (B, L)
             return torch.where(xi == 0, fallback, tokens)
         z = xi.reshape(xi.shape[0], -1, self.vocab_size_)  # (B, L, V)
         is_max = z == z.amax(-1, keepdim=True)  # (B, L, V)
