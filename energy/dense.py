@@ -35,6 +35,8 @@ import math
 import torch
 from torch import Tensor
 
+from energy.diffusion import agreements, onehot_codes
+
 __all__ = [
     "DENSE_FUNCTIONS",
     "token_overlaps",
@@ -72,9 +74,9 @@ def token_overlaps(states: Tensor, patterns: Tensor, vocab_size: int) -> Tensor:
         s = states.to(torch.float64) * 2 - 1  # (B, L)
         x = patterns.to(torch.float64) * 2 - 1  # (K, L)
         return s @ x.T  # (B, K)
-    s = torch.nn.functional.one_hot(states, vocab_size).to(torch.float64).flatten(1)  # (B, L*V)
-    x = torch.nn.functional.one_hot(patterns, vocab_size).to(torch.float64).flatten(1)  # (K, L*V)
-    return s @ x.T  # (B, K)
+    # The one-hot overlap is the agreement count.  (For V = 2 the spin product above is
+    # faster than 2 A - L from the one-hot counts.)
+    return agreements(states, patterns, onehot_codes(patterns, vocab_size))  # (B, K)
 
 
 def interaction(x: Tensor, F: str, n: int) -> Tensor:

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from energy.diffusion import agreements, onehot_codes
 from models.base import check_generator, check_int, check_tokens, to_spins
 
 __all__ = [
@@ -79,11 +80,9 @@ def _same_length(a: Tensor, b: Tensor, names: tuple[str, str]) -> None:
 def _agreements(a: Tensor, b: Tensor) -> Tensor:
     """``long (B, K)``: number of positions where ``a[i]`` and ``b[j]`` agree."""
     V = max(int(a.max()) if a.numel() else 0, int(b.max()) if b.numel() else 0) + 1
-    # One matmul of one-hot codes instead of a (B, K, L) comparison tensor; float64 so
-    # the integer counts are exact.
-    oa = torch.nn.functional.one_hot(a, V).to(torch.float64).flatten(1)  # (B, L*V)
-    ob = torch.nn.functional.one_hot(b.to(a.device), V).to(torch.float64).flatten(1)  # (K, L*V)
-    return (oa @ ob.T).round().long()
+    # One matmul of one-hot codes instead of a (B, K, L) comparison tensor (exact integers).
+    b = b.to(a.device)
+    return agreements(a, b, onehot_codes(b, V)).round().long()
 
 
 # ----------------------------------------------------------------------------------
