@@ -98,22 +98,17 @@ def pretrain(out: Path | str = PRETRAINED, *, checkpoint: Path | str | None = No
     Path
         ``out``.
     """
-    import torch
-
     import models
     from models.diffusion.train import pattern_hash
+    from models.threads import torch_threads
 
     patterns = text_set(MANY["K"], source="lee")
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(checkpoint) if checkpoint is not None else Path(tmp)
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with torch_threads(1):
             memory = models.make("diffusion", **MANY["memory"], checkpoint=ckpt, progress=progress)
             memory.fit(patterns.train, vocab_size=patterns.vocab_size)
-        finally:
-            torch.set_num_threads(previous)
         out.mkdir(parents=True, exist_ok=True)
         for name in _EXPORTED:
             shutil.copyfile(ckpt / name, out / name)

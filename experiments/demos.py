@@ -679,12 +679,10 @@ def run(name: str, out_dir: Path | str, seed: int = 0, **options: Any) -> list[P
     """
     if name not in DEMO_FUNCTIONS:
         raise ValueError(f"unknown demo {name!r}; choose from {sorted(DEMO_FUNCTIONS)}")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny kernels: OpenMP overhead dominates (paper.md 6.1)
-    try:
+    from models.threads import torch_threads
+
+    with torch_threads(1):  # tiny kernels: OpenMP overhead dominates (paper.md 6.1)
         demo = DEMO_FUNCTIONS[name](out_dir, seed, **options)
-    finally:
-        torch.set_num_threads(previous)
     print(f"== demo {name}: {demo.seconds:.1f} s")
     for line in demo.notes:
         print(f" * {line}")

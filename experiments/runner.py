@@ -168,14 +168,10 @@ def provenance(config: Any = None, *, device: str = "cpu") -> dict[str, Any]:
 
 def _call_cell(run_cell: Callable[[Any], list[dict]], cell: Any) -> list[dict]:
     """Run one cell with one torch thread: tiny models are faster that way on few cores."""
-    import torch
+    from models.threads import torch_threads
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         rows = run_cell(cell)
-    finally:
-        torch.set_num_threads(previous)
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise TypeError(f"run_cell must return a list of dicts, got {type(rows).__name__}")
     return rows

@@ -31,8 +31,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +43,7 @@ from tqdm.auto import tqdm
 from models.diffusion.denoiser import Denoiser, DenoiserConfig
 from models.diffusion.process import corrupt, nelbo
 from models.diffusion.schedule import EPS, sigma
+from models.threads import torch_threads  # re-exported: callers import it from here
 
 __all__ = [
     "TrainConfig",
@@ -120,20 +119,6 @@ class TrainResult:
     def steps_per_second(self) -> float:
         done = len(self.losses) - self.start_step
         return done / self.seconds if self.seconds > 0 else float("nan")
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Set ``torch.set_num_threads(n)`` inside the block and restore the old value after."""
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def auto_threads(model: torch.nn.Module, device: torch.device, requested: int | None) -> int | None:
