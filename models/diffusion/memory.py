@@ -17,7 +17,7 @@ conditional entropy of the leave-one-out prediction at ``t = 1e-5`` on the final
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import replace
 
 import torch
 from torch import Tensor
@@ -26,6 +26,7 @@ from energy.diffusion import conditional_entropy, lse_energy
 from models.base import (
     AssociativeMemory,
     Retrieval,
+    _to_device,
     check_bool,
     check_choice,
     check_generator,
@@ -35,7 +36,6 @@ from models.base import (
     check_positive,
     check_positive_int,
     check_tokens,
-    resolve_device,
 )
 from models.diffusion import samplers
 from models.diffusion.denoiser import DenoiserConfig
@@ -125,7 +125,7 @@ class _DiffusionBase(AssociativeMemory):
                 record=record,
             )
             entropy = self._entropy(r.states)
-        return _with(r, entropy=entropy, device="cpu")
+        return _to_device(replace(r, entropy=entropy), torch.device("cpu"))
 
     # -- contract ------------------------------------------------------------------
 
@@ -168,19 +168,10 @@ class _DiffusionBase(AssociativeMemory):
                 )
             entropy = self._entropy(r.states)
             energies = self._energies(r.trajectory) if want_energies else None
-        return _with(r, entropy=entropy, energies=energies)
+        return replace(r, entropy=entropy, energies=energies)
 
     def _has_energy(self) -> bool:
         return False
-
-
-def _with(r: Retrieval, *, entropy: Tensor, energies: Tensor | None = None, device: Any = None) -> Retrieval:
-    def mv(x: Tensor | None) -> Tensor | None:
-        return None if x is None or device is None else x.to(device)
-
-    if device is None:
-        return Retrieval(r.states, r.steps, r.converged, energies, r.trajectory, entropy)
-    return Retrieval(mv(r.states), mv(r.steps), mv(r.converged), mv(energies), mv(r.trajectory), mv(entropy))
 
 
 class DiffusionMemory(_DiffusionBase):
@@ -269,7 +260,6 @@ class DiffusionMemory(_DiffusionBase):
             raise TypeError(f"checkpoint must be a directory path or None, got {type(self.checkpoint).__name__}")
         check_int("seed", self.seed)
         check_bool("progress", self.progress)
-        resolve_device(self.device)
 
     def _fit(self, patterns: Tensor) -> None:
         model_config = DenoiserConfig(
@@ -344,7 +334,6 @@ class OracleMemory(_DiffusionBase):
         check_noise(self.dt, "dt", optional=False)
         check_noise(self.t_energy, "t_energy", optional=False)
         check_int("seed", self.seed)
-        resolve_device(self.device)
 
     def _fit(self, patterns: Tensor) -> None:
         self.oracle_ = Oracle(patterns, self.vocab_size_)
