@@ -234,9 +234,9 @@ class ModernHopfield(AssociativeMemory):
         Returns
         -------
         Tensor
-            ``float64 (B, D)``.
+            ``float64 (B, D)`` on the device of ``xi``.
         """
-        return self._update(self._as_state(xi, "xi"))
+        return self._update(self._as_state(xi, "xi")).to(xi.device)
 
     def association(self, queries: Tensor) -> Tensor:
         """Association weights ``softmax(beta X xi)`` over the stored patterns.
@@ -252,10 +252,10 @@ class ModernHopfield(AssociativeMemory):
         Returns
         -------
         Tensor
-            ``float64 (B, K)``, rows sum to 1.
+            ``float64 (B, K)`` on the device of ``queries``, rows sum to 1.
         """
         xi = self._as_state(queries, "queries")  # (B, D)
-        return torch.softmax(self.beta_ * (xi @ self.stored_patterns_.T), dim=-1)  # (B, K)
+        return torch.softmax(self.beta_ * (xi @ self.stored_patterns_.T), dim=-1).to(queries.device)  # (B, K)
 
     def _iterate(self, xi: Tensor, max_steps: int, record: bool) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
         """Iterate the update with per-row convergence; converged rows stop changing."""
@@ -295,11 +295,14 @@ class ModernHopfield(AssociativeMemory):
             ``long (B,)`` updates used.
         converged : Tensor
             ``bool (B,)`` whether ``max |change| < tol`` was reached.
+
+        All three are on the device of ``queries``.
         """
         xi = self._as_state(queries, "queries")
         max_steps = self.max_steps if max_steps is None else check_positive_int("max_steps", max_steps)
         xi, steps, converged, _ = self._iterate(xi, max_steps, record=False)
-        return xi, steps, converged
+        device = queries.device
+        return xi.to(device), steps.to(device), converged.to(device)
 
     # -- contract ----------------------------------------------------------------------
 
