@@ -87,7 +87,12 @@ def _times(t: float | Tensor, x: Tensor) -> Tensor:
     return torch.full((x.shape[0],), float(t), dtype=torch.float64, device=x.device)
 
 
-def _gumbel_argmax(log_probs: Tensor, generator: torch.Generator | None) -> Tensor:
+def _default_generator(generator: torch.Generator | None) -> torch.Generator:
+    """``generator``, or a fresh CPU one seeded 0 (never the global RNG), as the models do."""
+    return generator if generator is not None else torch.Generator().manual_seed(0)
+
+
+def _gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:
     """One categorical draw per position by Gumbel-max, in float64; noise drawn on the CPU."""
     u = torch.rand(log_probs.shape, generator=generator, dtype=torch.float64).to(log_probs.device)
     gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(torch.float64).tiny)))
@@ -177,9 +182,10 @@ def async_fixed_point(
     """Asynchronous leave-one-out coordinate descent: ``x^i <- argmax_v pi^i(v | x^{-i})``.
 
     Each sweep visits every position once, in a random order drawn from ``generator``
-    and shared by all rows (each row is still updated one site at a time).  The current
-    token is kept when it ties for the maximum, so every change strictly lowers the
-    oracle energy.  A row has converged after a sweep that changes nothing.
+    (default: a CPU generator seeded 0) and shared by all rows (each row is still
+    updated one site at a time).  The current token is kept when it ties for the
+    maximum, so every change strictly lowers the oracle energy.  A row has converged
+    after a sweep that changes nothing.
 
     The single-site update uses the LOO prediction, not the full posterior: for the
     oracle, ``argmin_v E_beta(x^{i<-v}) = argmax_v pi^i(v)`` exactly (diffusion.md 4.4).
@@ -191,6 +197,7 @@ def async_fixed_point(
         row per sweep.
     """
     B, L = x_t.shape
+    generator = _default_generator(generator)
     tt = _times(t, x_t)
     x = x_t.clone()
     steps = torch.zeros(B, dtype=torch.long, device=x.device)
@@ -266,7 +273,7 @@ def ancestral(
     noise_removal : {"ancestral", "greedy"}
         Final step.
     generator : torch.Generator, optional
-        Source of the Gumbel noise.
+        Source of the Gumbel noise; default a CPU generator seeded 0.
     record : bool
         Return the ``(n + 2, B, L)`` trajectory.
 
@@ -277,6 +284,7 @@ def ancestral(
     """
     if noise_removal not in ("ancestral", "greedy"):
         raise ValueError(f"noise_removal must be 'ancestral' or 'greedy', got {noise_removal!r}")
+    generator = _default_generator(generator)
     grid = time_grid(max(float(t), t_end), dt, t_end, max_steps).tolist()
     x = x_t.clone()
     trajectory = [x_t.clone()] if record else None
@@ -312,5 +320,6 @@ def generate(
     record: bool = False,
 ) -> Retrieval:
     """Sample ``n`` sequences from pure noise: ``x_1 ~ Uniform(V)^L``, then :func:`ancestral` from ``t = 1``."""
+    generator = _default_generator(generator)
     x1 = torch.randint(0, vocab_size, (n, length), generator=generator).to(device)
     return ancestral(denoiser, x1, 1.0, dt=dt, noise_removal=noise_removal, generator=generator, record=record)
