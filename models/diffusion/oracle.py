@@ -64,13 +64,22 @@ def pattern_posterior(x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, cod
 
 
 def full_posterior(
-    x_t: Tensor, patterns: Tensor, beta_t: float | Tensor, vocab_size: int, codes: Tensor | None = None
+    x_t: Tensor,
+    patterns: Tensor,
+    beta_t: float | Tensor,
+    vocab_size: int,
+    codes: Tensor | None = None,
+    *,
+    codes64: Tensor | None = None,
 ) -> Tensor:
     """``p(x_0^i = v | x_t) = sum_mu p(mu | x_t) [xi_mu^i = v]``, ``float64 (B, L, V)``.
 
-    ``codes`` as in :func:`pattern_posterior`.
+    ``codes`` as in :func:`pattern_posterior`; ``codes64``, the same one-hot codes in
+    float64 ``(K, L*V)``, saves rebuilding the one-hot table of the patterns per call.
     """
     w = pattern_posterior(x_t, patterns, beta_t, codes)  # (B, K)
+    if codes64 is not None:
+        return (w @ codes64).view(w.shape[0], patterns.shape[1], vocab_size)  # (B, L, V)
     return torch.einsum("bk,klv->blv", w, F.one_hot(patterns, vocab_size).to(torch.float64))
 
 
@@ -82,6 +91,7 @@ def loo_posterior(
     *,
     direct: bool = False,
     codes: Tensor | None = None,
+    codes64: Tensor | None = None,
 ) -> Tensor:
     """Leave-one-out ``pi^i(v) = sum_mu softmax_mu(beta_t A_mu^{(-i)}) [xi_mu^i = v]``, ``float64 (B, L, V)``.
 
@@ -92,7 +102,8 @@ def loo_posterior(
     conversion of diffusion.md 4.3.  That route costs one ``(B, K) @ (K, L V)`` product
     instead of a ``(B, L, K)`` tensor of per-position weights (5-10x faster at large ``K``)
     and agrees with the definition to ~1e-14.  ``direct=True`` evaluates the definition
-    (``O(B L K)`` memory), kept as a cross-check.  ``codes`` as in :func:`pattern_posterior`.
+    (``O(B L K)`` memory), kept as a cross-check.  ``codes`` as in :func:`pattern_posterior`,
+    ``codes64`` as in :func:`full_posterior`.
     """
     if direct:
         match = (x_t[:, :, None] == patterns.T[None, :, :]).to(torch.float64)  # (B, L, K)
@@ -100,7 +111,7 @@ def loo_posterior(
         w = torch.softmax(_beta_column(beta_t, A_loo) * A_loo, dim=-1)  # (B, L, K)
         onehot = F.one_hot(patterns, vocab_size).to(torch.float64)  # (K, L, V)
         return torch.einsum("blk,klv->blv", w, onehot)
-    p = full_posterior(x_t, patterns, beta_t, vocab_size, codes)  # (B, L, V)
+    p = full_posterior(x_t, patterns, beta_t, vocab_size, codes, codes64=codes64)  # (B, L, V)
     b = _beta_column(beta_t, p)
     damp = torch.exp(-b) if isinstance(b, Tensor) else math.exp(-b)  # evidence of the observed token, removed
     observed = F.one_hot(x_t, vocab_size).to(torch.bool)  # (B, L, V)
@@ -139,6 +150,8 @@ class Oracle:
         self.eps = eps
         small = vocab_size <= CODES_MAX_VOCAB and patterns.shape[1] < 2**24
         self.codes = onehot_codes(patterns, vocab_size) if small else None
+        # float64 copy for the posterior's (B, K) @ (K, L*V) product (exact: 0/1 entries).
+        self._codes64 = self.codes.to(torch.float64) if small else None
 
     def beta(self, t: float | Tensor) -> float | Tensor:
         """Inverse temperature ``beta(t)`` of this vocabulary."""
@@ -150,11 +163,15 @@ class Oracle:
 
     def posterior(self, x_t: Tensor, t: float | Tensor) -> Tensor:
         """Full posterior ``p(x_0 | x_t)``, ``float64 (B, L, V)``."""
-        return full_posterior(x_t, self.patterns, self.beta(t), self.vocab_size, self.codes)
+        return full_posterior(x_t, self.patterns, self.beta(t), self.vocab_size, self.codes, codes64=self._table())
 
     def loo(self, x_t: Tensor, t: float | Tensor) -> Tensor:
         """Leave-one-out prediction ``pi``, ``float64 (B, L, V)``."""
-        return loo_posterior(x_t, self.patterns, self.beta(t), self.vocab_size, codes=self.codes)
+        return loo_posterior(x_t, self.patterns, self.beta(t), self.vocab_size, codes=self.codes, codes64=self._table())
+
+    def _table(self) -> Tensor | None:
+        """The cached float64 codes, unless ``codes`` has been switched off (set to None)."""
+        return self._codes64 if self.codes is not None else None
 
     def __call__(self, x_t: Tensor, t: float | Tensor) -> Tensor:
         """Leave-one-out log-probabilities ``float64 (B, L, V)`` (``-inf`` where no pattern has ``v`` at ``i``)."""

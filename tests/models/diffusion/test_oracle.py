@@ -140,3 +140,13 @@ def test_fast_loo_equals_the_definition_with_per_row_beta(t):
     b = beta(torch.tensor([t] * 6 + [0.5] * 6, dtype=torch.float64), V)
     fast, direct = loo_posterior(x, pats, b, V), loo_posterior(x, pats, b, V, direct=True)
     torch.testing.assert_close(fast, direct, atol=1e-13, rtol=1e-10)
+
+
+@pytest.mark.parametrize("t", [1e-3, 0.3, 1.0])
+def test_cached_float64_codes_give_the_one_hot_table_result(t):
+    """Oracle's posterior and LOO from its cached float64 codes match the per-call one-hot table."""
+    pats, x, V = _setup(K=40, L=10, V=6, B=9, seed=7)
+    oracle = Oracle(pats, V)
+    b = oracle.beta(t)
+    torch.testing.assert_close(oracle.posterior(x, t), full_posterior(x, pats, b, V), atol=1e-15, rtol=1e-13)
+    torch.testing.assert_close(oracle.loo(x, t), loo_posterior(x, pats, b, V), atol=1e-15, rtol=1e-13)
