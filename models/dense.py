@@ -103,10 +103,10 @@ class DenseHopfield(AssociativeMemory):
         self.step_ = 2.0 if self.vocab_size_ == 2 else 1.0
         self.columns_ = patterns.T.contiguous()  # (L, K) site-major, so a site is a cheap row read
         self._tokens = torch.arange(self.vocab_size_, device=self.device_)  # (V,)
-
-    def _site_onehot(self, i: int) -> Tensor:
-        """Which stored patterns hold token ``v`` at site ``i``, ``float64 (V, K)``."""
-        return (self.columns_[i][None, :] == self._tokens[:, None]).to(torch.float64)  # (V, K)
+        # Which stored patterns hold token v at site i, float64 (L, V, K): one table per
+        # site, built once (a site visit reads a contiguous (V, K) slice).
+        self._site_onehot = (self.columns_[:, None, :] == self._tokens[None, :, None]).to(torch.float64)
+        self._eye = torch.eye(self.vocab_size_, dtype=torch.bool, device=self.device_)  # (V, V)
 
     # -- the update rule ---------------------------------------------------------------
     #
@@ -136,7 +136,7 @@ class DenseHopfield(AssociativeMemory):
             units of the log form ``-(1/beta) logsumexp(beta o)`` of the energy.
         """
         col = self.columns_[i]  # (K,) token of each pattern at site i
-        C = self._site_onehot(i)  # (V, K)
+        C = self._site_onehot[i]  # (V, K)
         c, V = self.step_, self.vocab_size_
         a, b = torch.empty(2, *o.shape, dtype=o.dtype, device=o.device) if work is None else work  # (B, K) each
         if self.F == "exp":
@@ -155,7 +155,7 @@ class DenseHopfield(AssociativeMemory):
             z.sub_(top.gather(1, idx)).clamp_(min=-708.0).exp_()  # (B, K) in [e^-708, 1]
             m = top + (z @ C.T).log()  # (B, V) group log masses; empty groups stay -inf
             m_cur = m.gather(1, cur[:, None])  # (B, 1)
-            drop = torch.eye(V, dtype=torch.bool, device=o.device)[None] | (self._tokens == cur[:, None])[:, None, :]
+            drop = self._eye[None] | (self._tokens == cur[:, None])[:, None, :]
             m_rest = torch.logsumexp(m[:, None, :].masked_fill(drop, -math.inf), dim=-1)  # (B, V); -inf if V = 2
             terms = torch.stack([self.beta_ * c + m, (-self.beta_ * c + m_cur).expand_as(m), m_rest], dim=-1)
             gains = (torch.logsumexp(terms, dim=-1) - torch.logsumexp(m, dim=-1, keepdim=True)) / self.beta_
@@ -206,7 +206,7 @@ class DenseHopfield(AssociativeMemory):
         for i in order:
             s[:, i], swap = self._site_step(o, s[:, i], i, work)
             # Incremental overlaps: +c for patterns holding the new token, -c for the old one.
-            o.addmm_(swap, self._site_onehot(i), alpha=self.step_)
+            o.addmm_(swap, self._site_onehot[i], alpha=self.step_)
         return s, o
 
     def _step_sync(self, s: Tensor, o: Tensor) -> tuple[Tensor, Tensor]:
