@@ -37,7 +37,7 @@ We use the data of the teaching demos (`python -m experiments demo letters|digit
         """import torch
 
 import models
-from experiments.corruption import flip_fraction, erase
+from experiments.corruption import erase, flip_fraction
 from experiments.patterns import letter_patterns
 
 torch.set_num_threads(1)  # tiny kernels: more threads only add overhead
@@ -88,7 +88,7 @@ for b in range(2):
     ax[b, 4].set_xlabel("sweep")
     ax[b, 4].set_ylabel("energy")
 fig.tight_layout()
-assert bool((r.energies.diff(dim=0) <= 1e-9).all()), 'asynchronous dynamics never raise the energy'""",
+assert bool((r.energies.diff(dim=0) <= 1e-9).all()), "asynchronous dynamics never raise the energy\"""",
     ),
     (
         "md",
@@ -139,8 +139,10 @@ sweeps it).""",
     modern = models.make("modern", beta=beta).fit(X, vocab_size=2)
     xi, steps, _ = modern.retrieve_continuous(noisy[:1])  # fixed point of the continuous state
     w = modern.association(xi)[0]
-    print(f"beta = {beta:5}: top weight {w.max():.3f} on letter {names[int(w.argmax())]}, "
-          f"effective number of patterns {1 / (w ** 2).sum():.1f}")""",
+    print(
+        f"beta = {beta:5}: top weight {w.max():.3f} on letter {names[int(w.argmax())]}, "
+        f"effective number of patterns {1 / (w**2).sum():.1f}"
+    )""",
     ),
     (
         "md",
@@ -161,8 +163,10 @@ t = 2 * 6 / 64  # the diffusion time that changes 6 of 64 binary pixels on avera
 for name in ("classical", "oracle"):
     m = models.make(name).fit(digits, vocab_size=2)
     out = m.retrieve(q, noise=t, generator=gen)
-    print(f"{name:9s} retrieved {(out.states == digits).all(dim=1).sum()}/10; entropy:",
-          None if out.entropy is None else round(float(out.entropy.mean()), 3))""",
+    print(
+        f"{name:9s} retrieved {(out.states == digits).all(dim=1).sum()}/10; entropy:",
+        None if out.entropy is None else round(float(out.entropy.mean()), 3),
+    )""",
     ),
     (
         "md",
@@ -184,7 +188,7 @@ memory = models.make("diffusion", train_steps=300, batch_size=32, lr=3e-3, dt=0.
 )
 x_t = resample(text.train, 0.4, text.vocab_size, generator=gen)
 out = memory.retrieve(x_t, noise=0.4, generator=gen, record=True)
-for a, b in zip(decode_text(x_t, text.params), decode_text(out.states, text.params)):
+for a, b in zip(decode_text(x_t, text.params), decode_text(out.states, text.params), strict=True):
     print(f"{a!r:28} -> {b!r}")
 print("trajectory", tuple(out.trajectory.shape), " entropy (nats):", out.entropy.round(decimals=3).tolist())""",
     ),
