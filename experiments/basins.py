@@ -41,7 +41,7 @@ import torch
 from experiments import zoo
 from experiments.corruption import flip, noise_for_flip
 from experiments.metrics import critical_radius, exact_match, recovery_rate
-from experiments.pattern_set import PatternSet
+from experiments.pattern_set import PatternSet, derive_seed
 from experiments.patterns import digit_patterns, prototype_patterns, random_patterns
 
 NAME = "basins"
@@ -184,11 +184,6 @@ def pattern_set(dataset: str, n_units: int, load: float, seed: int, *, n_prototy
     )
 
 
-def _seed(*parts: int) -> int:
-    """One deterministic 63-bit seed from small integers (queries are the same for every model)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
-
-
 def run_cell(cell: Cell) -> list[dict]:
     start = time.perf_counter()
     ps = pattern_set(
@@ -219,7 +214,7 @@ def run_cell(cell: Cell) -> list[dict]:
         t = noise_for_flip(rho)
         # The generator depends on the data and the level, not on the model: every model
         # gets identical queries (paired comparison), and levels are independent draws.
-        g = torch.Generator().manual_seed(_seed(cell.seed, DATASETS.index(cell.dataset), N, K, j))
+        g = torch.Generator().manual_seed(derive_seed(cell.seed, DATASETS.index(cell.dataset), N, K, j))
         queries = flip(reps, k, 2, generator=g)
         r = net.retrieve(queries, noise=t, generator=g)
         rec = recovery_rate(r.states, reps, queries).view(2 * P, T)

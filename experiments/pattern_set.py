@@ -23,12 +23,21 @@ from torch import Tensor
 
 from models.base import check_fraction, check_int  # re-exported: the generators' argument checks
 
-__all__ = ["PatternSet", "draw_rows", "check_int", "check_fraction"]
+__all__ = ["PatternSet", "draw_rows", "derive_seed", "check_int", "check_fraction"]
 
 #: Bumped when the file layout of :meth:`PatternSet.save` changes.
 FORMAT_VERSION = 1
 #: Length of the hex content hash.
 HASH_CHARS = 16
+
+
+def derive_seed(*parts: int) -> int:
+    """One deterministic 63-bit seed from small integers (e.g. seed, condition, repeat).
+
+    The experiments seed their query generators with it, so every model of a cell sees
+    the same queries.
+    """
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
 
 
 def draw_rows(seed: int, stream: int, n: int, draw, chunk: int = 256) -> np.ndarray:

@@ -42,6 +42,7 @@ import models
 from experiments import zoo
 from experiments.corruption import flip, noise_for_flip, random_states
 from experiments.metrics import OUTCOMES, nearest, outcome_classes, overlap, symmetric_mixtures
+from experiments.pattern_set import derive_seed
 from experiments.patterns import random_patterns
 
 NAME = "spurious"
@@ -123,11 +124,6 @@ def cells(config: Config) -> list[Cell]:
     ]
 
 
-def _seed(*parts: int) -> int:
-    """One deterministic 63-bit seed from small integers (starts are the same for every model)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
-
-
 def _unstable(net: models.AssociativeMemory, states: torch.Tensor, noise: float) -> torch.Tensor:
     """Positions that one synchronous update of ``net`` would change at ``states``, ``bool (n, N)``.
 
@@ -165,7 +161,7 @@ def run_cell(cell: Cell) -> list[dict]:
         if kind == "mixture" and K < MIXTURE_SIZE:
             continue  # no 3-mixture of fewer than three patterns
         t0 = time.perf_counter()
-        g = torch.Generator().manual_seed(_seed(cell.seed, N, K, STARTS.index(kind)))
+        g = torch.Generator().manual_seed(derive_seed(cell.seed, N, K, STARTS.index(kind)))
         x, targets, t, comps = _starts(kind, ps.train, cell.n_starts, cell.corruption, g)
         r = net.retrieve(x, noise=t, generator=g)
         classes = outcome_classes(r.states, targets, ps.train, ps.test, r.converged, 2)
