@@ -242,35 +242,20 @@ def quick_checks(tmp_path_factory):
     return tr.acceptance(results, "div4")
 
 
-#: The train/test gap at K = 128.  Measured with the quick recipe (seeds 0 / 1 / 2 of the
-#: network): 0.18 / 0.12 / 0.12 at t = 0.1 and 0.15 / 0.11 / 0.15 at t = 0.25; the reference
-#: prototype (paper.md 6.3, run 3) had 0.06 / 0.04.  This implementation memorises up to about
-#: twice the K of the prototype; the gap closes by K = 256 (0.03 / 0.06).
-K128_GAP = "K=128: |train - test|"
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_quick_preset_shows_the_memorisation_to_generalisation_transition(quick_checks):
-    """Issue 6 "done when" (paper.md 6.4), on div4 with V = L = 32, 2000 steps per K.
+    """Issue 6 "done when" (paper.md 6.4), on div4 with V = L = 32, 1500 steps per K.
 
     At the smallest K the learned model memorises (train recovery >= 0.97 at every t,
     train entropy <= 0.15 nats, >= 90 % of generations copy a training sequence); from
-    K = 128 it generalises (no copied generation, test recovery at t = 0.1 at least 0.1
-    above the oracle's; train and test recovery within 0.07 at t = 0.1 and 0.25 from
-    K = 256, see the next test for K = 128); the oracle keeps train recovery >= 0.94 at
-    t <= 0.25 for every K.
+    K = 128 it generalises (train and test recovery within 0.07 at t = 0.1 and 0.25, no
+    copied generation, test recovery at t = 0.1 at least 0.1 above the oracle's); the
+    oracle keeps train recovery >= 0.94 at t <= 0.25 for every K.  Thresholds: the issue,
+    from the reference prototype of paper.md 6.3.  The K = 128 gap is the tightest check:
+    over network seeds 0-3 with 512 queries it measured 0.03-0.04 (t = 0.1) and
+    0.04-0.06 (t = 0.25), standard error ~0.02 (docs/transition.md).
     """
     checks = quick_checks
     assert len(checks) == 3 + 4 * 3 + 1  # K = 128, 256 and 1024 are all checked
-    rest = checks[~checks["check"].str.startswith(K128_GAP)]
-    assert rest["passed"].all(), "\n" + checks.to_string()
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(3600)
-@pytest.mark.xfail(reason="the train/test gap at K = 128 is 0.12-0.18 (issue target 0.07); it closes by K = 256")
-def test_quick_preset_train_and_test_recovery_meet_at_k128(quick_checks):
-    gap = quick_checks[quick_checks["check"].str.startswith(K128_GAP)]
-    assert len(gap) == 2
-    assert gap["passed"].all(), "\n" + gap.to_string()
+    assert checks["passed"].all(), "\n" + checks.to_string()
