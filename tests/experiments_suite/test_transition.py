@@ -62,6 +62,9 @@ def test_cells_are_nested_in_k_and_checkpoint_keys_ignore_evaluation(tmp_path):
     c = cells[0]
     other_eval = dataclasses.replace(c, evaluation=dataclasses.replace(c.evaluation, dt=0.05), models=("oracle",))
     assert tr.checkpoint_key(other_eval) == tr.checkpoint_key(c)
+    # a larger test set (n_eval) leaves the training rows, hence the network, unchanged
+    more_queries = tr.cells(dataclasses.replace(TINY, ks=(8, 2, 4), seeds=2, n_eval=60), out=tmp_path)[0]
+    assert more_queries.data != c.data and tr.checkpoint_key(more_queries) == tr.checkpoint_key(c)
     assert tr.checkpoint_key(cells[1]) != tr.checkpoint_key(c)  # seed
     assert tr.checkpoint_key(cells[2]) != tr.checkpoint_key(c)  # K
     more_steps = dataclasses.replace(c, net=dataclasses.replace(c.net, train_steps=21))
@@ -84,6 +87,9 @@ def test_training_sets_are_prefixes_with_a_fixed_test_set(name):
     small, large = tr.make_patterns(data, 4), tr.make_patterns(data, 12)
     assert torch.equal(small.train, large.train[:4])
     assert torch.equal(small.test, large.test) and small.n_test == TINY.n_eval
+    # the training rows do not depend on the test-set size (checkpoint keys rely on it)
+    more_test = tr.make_patterns(dataclasses.replace(data, n_test=data.n_test + 5), 12)
+    assert torch.equal(more_test.train, large.train) and more_test.n_test == TINY.n_eval + 5
     # held-out sequences are not training sequences
     assert not (large.test[:, None, :] == large.train[None, :, :]).all(-1).any()
     frac, valid = tr.rule_scores(large.train, large)
