@@ -306,7 +306,7 @@ def train(
     phash = pattern_hash(patterns, vocab_size)
     generator = torch.Generator().manual_seed(config.seed)
     model = Denoiser(model_config, generator=generator).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=0.0)
+    optimizer_state: dict[str, Any] | None = None
     losses: list[float] = []
     start, previous_seconds = 0, 0.0
     global_rng: dict[str, Tensor] | None = None
@@ -318,11 +318,19 @@ def train(
         state = torch.load(directory / STATE, map_location="cpu", weights_only=True)
         if state["step"] != info["step"]:
             raise ValueError(f"checkpoint {directory} is inconsistent: state at step {state['step']}")
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer_state = state["optimizer"]
         generator.set_state(state["generator"])
         global_rng = state["global_rng"]
         losses = state["losses"].tolist()
         start, previous_seconds = info["step"], float(info.get("train_seconds", 0.0))
+
+    optimizer = None
+    if start < config.steps:
+        # Only when there are steps left: building AdamW imports torch._dynamo (~2 s), which
+        # a finished checkpoint, loaded just to evaluate, does not need.
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=0.0)
+        if optimizer_state is not None:
+            optimizer.load_state_dict(optimizer_state)
 
     patterns = patterns.detach().to("cpu", torch.long)
     K, B = patterns.shape[0], config.batch_size

@@ -38,6 +38,21 @@ def test_train_n_then_resume_n_equals_train_2n(tmp_path):
     assert again.loaded and _same_weights(again.model, whole.model)
 
 
+def test_finished_checkpoint_loads_without_building_the_optimiser(tmp_path, monkeypatch):
+    # Building AdamW imports torch._dynamo (~2 s): a cached evaluation must not pay for it.
+    trained = train(PATTERNS, V, MODEL, _cfg(4), checkpoint=tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an optimiser was built for a finished checkpoint")
+
+    monkeypatch.setattr(torch.optim, "AdamW", refuse)
+    loaded = train(PATTERNS, V, MODEL, _cfg(4), checkpoint=tmp_path)
+    assert loaded.loaded and _same_weights(loaded.model, trained.model)
+    assert torch.equal(loaded.losses, trained.losses)
+    with pytest.raises(AssertionError, match="optimiser"):
+        train(PATTERNS, V, MODEL, _cfg(5), checkpoint=tmp_path)  # one step left: it must build one
+
+
 def test_interrupted_run_resumes_from_the_last_save_to_the_same_result(tmp_path, monkeypatch):
     whole = train(PATTERNS, V, MODEL, _cfg(10, save_every=4))
     calls = {"n": 0}
