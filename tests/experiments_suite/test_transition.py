@@ -102,6 +102,16 @@ def test_training_sets_are_prefixes_with_a_fixed_test_set(name):
     assert tr.rule_scores(noise, large)[1].mean() < 0.2
 
 
+@pytest.mark.parametrize("preset", sorted(tr.PRESETS))
+def test_every_preset_has_data_for_its_largest_k(preset):
+    # e.g. the text pool must hold the largest K plus the n_eval test sentences
+    config = tr.PRESETS[preset]
+    for name in config.datasets:
+        data = tr.cells(dataclasses.replace(config, datasets=(name,), ks=(max(config.ks),)))[0].data
+        ps = tr.make_patterns(data, max(config.ks))
+        assert ps.n_train == max(config.ks) and ps.n_test == config.n_eval
+
+
 def test_divergence_is_zero_on_itself_and_ignores_zero_mass():
     p = torch.tensor([[[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]]], dtype=torch.float64)
     q = torch.tensor([[[0.25, 0.25, 0.5], [0.5, 0.25, 0.25]]], dtype=torch.float64)
