@@ -227,9 +227,10 @@ def text_patterns(K: int, L: int = 32, source: str = "auto", n_test: int = 128, 
     pool = tokens[np.sort(first)]
     pool = pool[np.random.default_rng(np.random.SeedSequence(seed)).permutation(len(pool))]
     if K + n_test > len(pool):
+        hint = " (the Lee corpus is larger: pip install 'hopfield-testbed[text]')" if resolved == "pydoc" else ""
         raise ValueError(
             f"K + n_test must be at most the {len(pool)} distinct sentences of source {resolved!r} at L={L}, "
-            f"got K={K}, n_test={n_test}"
+            f"got K={K}, n_test={n_test}{hint}"
         )
     params = {"K": K, "L": L, "source": resolved, "n_test": n_test, "seed": seed, "pool_size": len(pool)}
     params.update(vocab=list(TEXT_VOCAB), pad_token=PAD, other_token=OTHER)

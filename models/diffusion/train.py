@@ -324,7 +324,7 @@ def train(
         losses = state["losses"].tolist()
         start, previous_seconds = info["step"], float(info.get("train_seconds", 0.0))
 
-    optimizer = None
+    optimizer: torch.optim.Optimizer | None = None
     if start < config.steps:
         # Only when there are steps left: building AdamW imports torch._dynamo (~2 s), which
         # a finished checkpoint, loaded just to evaluate, does not need.
