@@ -291,10 +291,12 @@ def test_quick_preset_shows_the_memorisation_to_generalisation_transition(quick_
     train entropy <= 0.15 nats, >= 90 % of generations copy a training sequence); from
     K = 128 it generalises (train and test recovery within 0.07 at t = 0.1 and 0.25, no
     copied generation, test recovery at t = 0.1 at least 0.1 above the oracle's); the
-    oracle keeps train recovery >= 0.94 at t <= 0.25 for every K.  Thresholds: the issue,
-    from the reference prototype of paper.md 6.3.  The K = 128 gap is the tightest check:
-    over network seeds 0-3 with 512 queries it measured 0.03-0.04 (t = 0.1) and
-    0.04-0.06 (t = 0.25), standard error ~0.02 (docs/transition.md).
+    oracle keeps train recovery >= 0.94 at t <= 0.25 for every K.  Also paper.md 6.4's
+    floor at K <= 8 and H_train / H_test >= 0.9 from K = 128.  Thresholds: the issue and
+    paper.md 6.4, from the reference prototype of paper.md 6.3.  The K = 128 gap is the
+    tightest check: this run (seed 0, 1024 queries) measures 0.066 / 0.055 at t = 0.1 / 0.25
+    against 0.07, with a measurement sd of ~0.013; seeds 1 and 2 give 0.045 / 0.060 and
+    0.029 / 0.050 (docs/transition.md).
     """
     checks = quick_checks
     assert len(checks) == 3 + 2 + 5 * 3 + 1  # K = 4, 8 at the floor; K = 128, 256, 1024 checked
