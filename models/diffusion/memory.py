@@ -246,6 +246,70 @@ class DiffusionMemory(_DiffusionBase):
         self.progress = progress
         self.device = device
 
+    @classmethod
+    def from_checkpoint(
+        cls,
+        directory: str | os.PathLike,
+        patterns: Tensor,
+        vocab_size: int | None = None,
+        *,
+        sampler: str = "ancestral",
+        dt: float = 0.01,
+        device: str = "cpu",
+    ) -> DiffusionMemory:
+        """A fitted memory from a finished checkpoint, without training.
+
+        The hyperparameters are read from the checkpoint's ``config.json``; a weights-only
+        export (``model.safetensors`` + ``config.json``, e.g. the text demo's shipped
+        network) is enough.
+
+        Parameters
+        ----------
+        directory : str or path
+            Checkpoint directory written by :func:`models.diffusion.train.train`.
+        patterns : Tensor
+            ``long (K, L)`` the sequences the network was trained on (checked by hash:
+            retrieval and ``generate`` use them as the stored set).
+        vocab_size : int, optional
+            Alphabet size ``V``; default: the checkpoint's.
+        sampler, dt, device
+            Retrieval settings, as in the constructor.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``directory`` holds no checkpoint.
+        ValueError
+            If the checkpoint is unfinished, was trained on other patterns, or with
+            settings this class cannot express (e.g. another MLP ratio).
+        """
+        from models.diffusion.train import read_checkpoint_config
+
+        info = read_checkpoint_config(directory)
+        if info is None:
+            raise FileNotFoundError(f"no checkpoint in {directory} (missing config.json)")
+        if not info.get("finished"):
+            raise ValueError(
+                f"checkpoint {directory} stopped at step {info['step']} of {info['train']['steps']}; "
+                "resume it with fit(..., checkpoint=...) and the same settings"
+            )
+        net, opt = info["model"], info["train"]
+        memory = cls(
+            d_model=net["d_model"],
+            n_layers=net["n_layers"],
+            n_heads=net["n_heads"],
+            dropout=net["dropout"],
+            train_steps=info["step"],
+            batch_size=opt["batch_size"],
+            lr=opt["lr"],
+            sampler=sampler,
+            dt=dt,
+            checkpoint=directory,
+            seed=opt["seed"],
+            device=device,
+        )
+        return memory.fit(patterns, vocab_size=net["vocab_size"] if vocab_size is None else vocab_size)
+
     def _check_hyperparameters(self) -> None:
         for name in ("d_model", "n_layers", "n_heads", "train_steps", "batch_size"):
             check_positive_int(name, getattr(self, name))

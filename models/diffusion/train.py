@@ -288,7 +288,9 @@ def train(
     checkpoint : path, optional
         Directory to save to every ``config.save_every`` steps and at the end.  If it
         already holds a checkpoint of the same run, training resumes from it (and a
-        finished one is loaded without running a step).
+        finished one is loaded without running a step).  A weights-only export
+        (``model.safetensors`` and ``config.json``, no ``state.pt``) loads as a finished
+        run of its step count, with an empty loss history.
     progress : bool
         Show a tqdm bar (``disable=None``: shown on terminals only).
 
@@ -315,13 +317,21 @@ def train(
     if info is not None:
         _check_same_run(info, _config_dict(model_config, config, 0, phash, 0.0), directory)
         _load_weights(directory, model, info["step"])
-        state = torch.load(directory / STATE, map_location="cpu", weights_only=True)
-        if state["step"] != info["step"]:
-            raise ValueError(f"checkpoint {directory} is inconsistent: state at step {state['step']}")
-        optimizer_state = state["optimizer"]
-        generator.set_state(state["generator"])
-        global_rng = state["global_rng"]
-        losses = state["losses"].tolist()
+        if (directory / STATE).is_file():
+            state = torch.load(directory / STATE, map_location="cpu", weights_only=True)
+            if state["step"] != info["step"]:
+                raise ValueError(f"checkpoint {directory} is inconsistent: state at step {state['step']}")
+            optimizer_state = state["optimizer"]
+            generator.set_state(state["generator"])
+            global_rng = state["global_rng"]
+            losses = state["losses"].tolist()
+        elif info["step"] < config.steps:
+            # A weights-only export (model + config.json) serves evaluation, not resumption:
+            # without the optimiser and RNG states the rest of the run would not be the same run.
+            raise ValueError(
+                f"checkpoint {directory} holds weights only (no {STATE}) at step {info['step']}: it can be "
+                f"loaded as a finished run of {info['step']} steps, not resumed to {config.steps}"
+            )
         start, previous_seconds = info["step"], float(info.get("train_seconds", 0.0))
 
     optimizer: torch.optim.Optimizer | None = None

@@ -9,7 +9,7 @@ import torch
 
 import models
 from energy.diffusion import lse_energy
-from models.diffusion.memory import DEFAULT_NOISE, SAMPLERS
+from models.diffusion.memory import DEFAULT_NOISE, SAMPLERS, DiffusionMemory
 from models.diffusion.process import corrupt
 from models.diffusion.schedule import beta
 from tests.model_configs import CONFORMANCE
@@ -88,6 +88,37 @@ def test_diffusion_memory_checkpoint_denoise_generate(tmp_path):
     with pytest.raises(NotImplementedError):
         a.energy(q)
     assert not a.batch_invariant and models.make("diffusion", sampler="argmax").batch_invariant
+
+
+def test_from_checkpoint_rebuilds_the_memory_from_weights_only(tmp_path):
+    import json
+    import shutil
+
+    pats, V = _patterns()
+    full = tmp_path / "full"
+    trained = models.make("diffusion", **TINY, lr=2e-3, seed=3, checkpoint=full).fit(pats, vocab_size=V)
+    export = tmp_path / "export"
+    export.mkdir()
+    for name in ("model.safetensors", "config.json"):  # no state.pt: weights and settings only
+        shutil.copyfile(full / name, export / name)
+    loaded = DiffusionMemory.from_checkpoint(export, pats, sampler="argmax")
+    assert loaded.train_result_.loaded and len(loaded.train_result_.losses) == 0
+    assert (loaded.d_model, loaded.lr, loaded.seed, loaded.train_steps) == (16, 2e-3, 3, 30)
+    ref, new = trained.model_.state_dict(), loaded.model_.state_dict()
+    assert all(torch.equal(ref[k], new[k]) for k in ref)
+    x_t = corrupt(pats, 0.25, V, generator=torch.Generator().manual_seed(1))
+    trained.sampler = "argmax"  # same deterministic sampler for both
+    assert torch.equal(loaded.retrieve(x_t).states, trained.retrieve(x_t).states)
+    with pytest.raises(ValueError, match="other patterns"):
+        DiffusionMemory.from_checkpoint(export, _patterns(seed=1)[0])
+    with pytest.raises(ValueError, match="weights only"):  # cannot be resumed to more steps
+        models.make("diffusion", **{**TINY, "train_steps": 31}, lr=2e-3, seed=3, checkpoint=export).fit(pats, vocab_size=V)
+    with pytest.raises(FileNotFoundError):
+        DiffusionMemory.from_checkpoint(tmp_path / "nothing", pats)
+    config = json.loads((export / "config.json").read_text())
+    (export / "config.json").write_text(json.dumps({**config, "finished": False}))
+    with pytest.raises(ValueError, match="stopped at step"):
+        DiffusionMemory.from_checkpoint(export, pats)
 
 
 def test_diffusion_memory_samplers_run_and_record():
