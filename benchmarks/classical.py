@@ -14,12 +14,10 @@ The dense float64 step (``2 A N^2``) is measured by :mod:`benchmarks.limits`.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
 from benchmarks.machine import load_average
-from benchmarks.timing import best_time, flipped_queries, interleaved_best, row
+from benchmarks.timing import best_time, flipped_queries, interleaved_best, module_args, print_rows, row
 from models.classical import ClassicalHopfield
 
 N, K, B, FLIP = 1000, 100, 1024, 0.1
@@ -71,18 +69,13 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="128 queries, one repeat")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: shared machine)")
-    args = parser.parse_args(argv)
+    args = module_args(__doc__, "128 queries, one repeat", argv)
     torch.set_num_threads(args.threads)
     print(
         f"N={N} K={K} B={128 if args.quick else B} flips={FLIP:.0%}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread(s), load average {load_average()}"
     )
-    for r in run(quick=args.quick):
-        ratio = "" if r["ratio"] is None else f"  ({r['ratio']:.2f} of matmul)"
-        print(f"{r['name']:<40} {r['value']:>12.4g} {r['unit']}{ratio}")
+    print_rows(run(quick=args.quick), ratio_label="of matmul:")
 
 
 if __name__ == "__main__":

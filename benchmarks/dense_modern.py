@@ -18,26 +18,14 @@ Run ``python -m benchmarks.dense_modern`` (add ``--quick`` for a small smoke run
 
 from __future__ import annotations
 
-import argparse
 import time
-from collections.abc import Callable
 
 import torch
 
 import models
+from benchmarks.timing import best_time, module_args, print_rows, row
 
 __all__ = ["run"]
-
-
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up call, in seconds."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _problem(N: int, K: int, B: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -49,10 +37,6 @@ def _problem(N: int, K: int, B: int, seed: int = 0) -> tuple[torch.Tensor, torch
     queries = targets.clone()
     queries.scatter_(1, flip_at, 1 - targets.gather(1, flip_at))
     return patterns, targets, queries
-
-
-def _row(name: str, value: float, unit: str, ratio: float | None = None) -> dict:
-    return {"name": name, "value": float(value), "unit": unit, "ratio": ratio}
 
 
 def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
@@ -80,10 +64,10 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
     try:
         patterns, targets, queries = _problem(N, K, B)
         rows = [
-            _row("N", N, "spins"),
-            _row("K", K, "patterns"),
-            _row("B", B, "queries"),
-            _row("threads", torch.get_num_threads(), "threads"),
+            row("N", N, "spins"),
+            row("K", K, "patterns"),
+            row("B", B, "queries"),
+            row("threads", torch.get_num_threads(), "threads"),
         ]
 
         dense = models.make("dense", F="poly", n=3).fit(patterns)
@@ -94,34 +78,34 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
         dense.retrieve(queries, max_steps=1, generator=torch.Generator().manual_seed(0))
         t_sweep = time.perf_counter() - t0
         rows += [
-            _row("dense_poly3_retrieve_full", B / t_full, "queries/s"),
-            _row("dense_poly3_sweeps_used", full.steps.double().mean(), "sweeps"),
-            _row("dense_poly3_exact", (full.states == targets).all(1).double().mean(), "fraction"),
-            _row("dense_poly3_retrieve_one_sweep", B / t_sweep, "queries/s"),
+            row("dense_poly3_retrieve_full", B / t_full, "queries/s"),
+            row("dense_poly3_sweeps_used", full.steps.double().mean(), "sweeps"),
+            row("dense_poly3_exact", (full.states == targets).all(1).double().mean(), "fraction"),
+            row("dense_poly3_retrieve_one_sweep", B / t_sweep, "queries/s"),
         ]
         dense_exp = models.make("dense", F="exp", beta=1.0).fit(patterns)
         t0 = time.perf_counter()
         dense_exp.retrieve(queries, max_steps=1, generator=torch.Generator().manual_seed(0))
-        rows.append(_row("dense_exp_retrieve_one_sweep", B / (time.perf_counter() - t0), "queries/s"))
+        rows.append(row("dense_exp_retrieve_one_sweep", B / (time.perf_counter() - t0), "queries/s"))
 
         modern = models.make("modern", beta=1.0).fit(patterns)
-        t_modern = _best_time(lambda: modern.retrieve(queries), repeats)
+        t_modern = best_time(lambda: modern.retrieve(queries), repeats)
         out = modern.retrieve(queries)
         rows += [
-            _row("modern_retrieve_full", B / t_modern, "queries/s"),
-            _row("modern_updates_used", out.steps.double().mean(), "updates"),
-            _row("modern_exact", (out.states == targets).all(1).double().mean(), "fraction"),
+            row("modern_retrieve_full", B / t_modern, "queries/s"),
+            row("modern_updates_used", out.steps.double().mean(), "updates"),
+            row("modern_exact", (out.states == targets).all(1).double().mean(), "fraction"),
         ]
 
         xi = modern.encode(queries)  # (B, N) float64
         X = modern.stored_patterns_  # (K, N) float64
-        t_update = _best_time(lambda: modern.update(xi), repeats)
-        t_matmul = _best_time(lambda: torch.matmul(xi, X.T), repeats)
+        t_update = best_time(lambda: modern.update(xi), repeats)
+        t_matmul = best_time(lambda: torch.matmul(xi, X.T), repeats)
         update_flops = 4.0 * B * N * K / t_update  # two matmuls; softmax is O(B K), not counted
         matmul_flops = 2.0 * B * N * K / t_matmul
         rows += [
-            _row("matmul_float64", matmul_flops / 1e9, "GFLOP/s"),
-            _row("modern_update_float64", update_flops / 1e9, "GFLOP/s", update_flops / matmul_flops),
+            row("matmul_float64", matmul_flops / 1e9, "GFLOP/s"),
+            row("modern_update_float64", update_flops / 1e9, "GFLOP/s", update_flops / matmul_flops),
         ]
         return rows
     finally:
@@ -129,13 +113,8 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, seconds")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    args = parser.parse_args(argv)
-    for row in run(quick=args.quick, threads=args.threads):
-        ratio = "" if row["ratio"] is None else f"  (ratio {row['ratio']:.3f})"
-        print(f"{row['name']:34s} {row['value']:14.4g} {row['unit']}{ratio}")
+    args = module_args(__doc__, "small sizes, seconds", argv)
+    print_rows(run(quick=args.quick, threads=args.threads))
 
 
 if __name__ == "__main__":

@@ -21,33 +21,15 @@ Run ``python -m benchmarks.diffusion`` (add ``--quick`` for a seconds-long smoke
 
 from __future__ import annotations
 
-import argparse
-import time
-from collections.abc import Callable
-
 import torch
 
 import models
+from benchmarks.timing import best_time, module_args, print_rows, row
 from models.diffusion.denoiser import Denoiser, DenoiserConfig
 from models.diffusion.process import corrupt
 from models.diffusion.train import TrainConfig, train
 
 __all__ = ["run", "train_flops_per_step"]
-
-
-def _row(name: str, value: float, unit: str, ratio: float | None = None) -> dict:
-    return {"name": name, "value": float(value), "unit": unit, "ratio": ratio}
-
-
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up call, in seconds."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def train_flops_per_step(cfg: DenoiserConfig, batch_size: int) -> float:
@@ -64,7 +46,7 @@ def train_flops_per_step(cfg: DenoiserConfig, batch_size: int) -> float:
 def _matmul_flops(m: int, k: int, n: int, repeats: int) -> float:
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
-    return 2.0 * m * k * n / _best_time(lambda: torch.matmul(a, b), repeats)
+    return 2.0 * m * k * n / best_time(lambda: torch.matmul(a, b), repeats)
 
 
 def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
@@ -97,12 +79,12 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
         model_cfg = DenoiserConfig(vocab_size=V, length=L)
         n_params = Denoiser(model_cfg).num_parameters()
         rows = [
-            _row("K", K, "patterns"),
-            _row("L", L, "tokens"),
-            _row("V", V, "symbols"),
-            _row("batch_size", B, "sequences"),
-            _row("threads", torch.get_num_threads(), "threads"),
-            _row("parameters", n_params, "parameters"),
+            row("K", K, "patterns"),
+            row("L", L, "tokens"),
+            row("V", V, "symbols"),
+            row("batch_size", B, "sequences"),
+            row("threads", torch.get_num_threads(), "threads"),
+            row("parameters", n_params, "parameters"),
         ]
 
         cfg = TrainConfig(steps=steps, batch_size=B, num_threads=torch.get_num_threads())
@@ -113,40 +95,35 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
         peak = _matmul_flops(1024, 1024, 1024, repeats)
         own = _matmul_flops(B * L, model_cfg.d_model, 4 * model_cfg.d_model, repeats * 4)
         rows += [
-            _row("train_steps_per_s", sps, "steps/s"),
-            _row("train_tokens_per_s", sps * B * L, "tokens/s"),
-            _row("train_flops_per_step", train_flops_per_step(model_cfg, B) / 1e6, "MFLOP"),
-            _row("matmul_float32_1024", peak / 1e9, "GFLOP/s"),
-            _row("matmul_float32_model_shape", own / 1e9, "GFLOP/s"),
-            _row("train_achieved_vs_matmul_1024", flops / 1e9, "GFLOP/s", flops / peak),
-            _row("train_achieved_vs_matmul_model_shape", flops / 1e9, "GFLOP/s", flops / own),
+            row("train_steps_per_s", sps, "steps/s"),
+            row("train_tokens_per_s", sps * B * L, "tokens/s"),
+            row("train_flops_per_step", train_flops_per_step(model_cfg, B) / 1e6, "MFLOP"),
+            row("matmul_float32_1024", peak / 1e9, "GFLOP/s"),
+            row("matmul_float32_model_shape", own / 1e9, "GFLOP/s"),
+            row("train_achieved_vs_matmul_1024", flops / 1e9, "GFLOP/s", flops / peak),
+            row("train_achieved_vs_matmul_model_shape", flops / 1e9, "GFLOP/s", flops / own),
         ]
 
         mem = models.make("diffusion", train_steps=steps).fit(patterns, vocab_size=V)
         x0 = patterns[torch.arange(n_queries) % K]
         x_t = corrupt(x0, 0.25, V, generator=torch.Generator().manual_seed(1))
-        t_net = _best_time(lambda: mem.retrieve(x_t, noise=0.25, generator=torch.Generator().manual_seed(2)), 1)
-        rows.append(_row("diffusion_ancestral_t0.25", n_queries / t_net, "queries/s"))
+        t_net = best_time(lambda: mem.retrieve(x_t, noise=0.25, generator=torch.Generator().manual_seed(2)), 1)
+        rows.append(row("diffusion_ancestral_t0.25", n_queries / t_net, "queries/s"))
 
         for k in oracle_K:
             pats = torch.randint(0, V, (k, L), generator=torch.Generator().manual_seed(k))
             oracle = models.make("oracle").fit(pats, vocab_size=V)
             q = corrupt(pats[torch.arange(n_queries) % k], 0.25, V, generator=torch.Generator().manual_seed(3))
-            t_or = _best_time(lambda o=oracle, q=q: o.retrieve(q, noise=0.25), 1)
-            rows.append(_row(f"oracle_ancestral_t0.25_K{k}", n_queries / t_or, "queries/s"))
+            t_or = best_time(lambda o=oracle, q=q: o.retrieve(q, noise=0.25), 1)
+            rows.append(row(f"oracle_ancestral_t0.25_K{k}", n_queries / t_or, "queries/s"))
         return rows
     finally:
         torch.set_num_threads(before)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few steps, small K: seconds")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    args = parser.parse_args(argv)
-    for row in run(quick=args.quick, threads=args.threads):
-        ratio = "" if row["ratio"] is None else f"  (ratio {row['ratio']:.3f})"
-        print(f"{row['name']:40s} {row['value']:14.4g} {row['unit']}{ratio}")
+    args = module_args(__doc__, "few steps, small K: seconds", argv)
+    print_rows(run(quick=args.quick, threads=args.threads))
 
 
 if __name__ == "__main__":

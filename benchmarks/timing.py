@@ -8,13 +8,23 @@ that a burst of load hits both sides, and the reported ratio is a like-for-like 
 
 from __future__ import annotations
 
+import argparse
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 
-__all__ = ["row", "best_time", "interleaved_best", "calls_for", "loglog_slope", "flipped_queries"]
+__all__ = [
+    "row",
+    "print_rows",
+    "module_args",
+    "best_time",
+    "interleaved_best",
+    "calls_for",
+    "loglog_slope",
+    "flipped_queries",
+]
 
 
 def row(name: str, value: float, unit: str, ratio: float | None = None) -> dict:
@@ -36,6 +46,23 @@ def row(name: str, value: float, unit: str, ratio: float | None = None) -> dict:
     dict
     """
     return {"name": name, "value": float(value), "unit": unit, "ratio": None if ratio is None else float(ratio)}
+
+
+def print_rows(rows: Iterable[dict], ratio_label: str = "ratio") -> None:
+    """Print result rows as aligned text: name, value, unit and the ratio when there is one."""
+    rows = list(rows)
+    width = max((len(r["name"]) for r in rows), default=0) + 2
+    for r in rows:
+        ratio = "" if r["ratio"] is None else f"  ({ratio_label} {r['ratio']:.3f})"
+        print(f"{r['name']:<{width}}{r['value']:>14.4g} {r['unit']}{ratio}")
+
+
+def module_args(doc: str, quick_help: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """``--quick`` and ``--threads`` for running one benchmark module on its own."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: shared machine)")
+    return parser.parse_args(argv)
 
 
 def best_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> float:

@@ -122,7 +122,8 @@ def test_shipped_text_network_loads_through_the_memory_contract():
     memory = DiffusionMemory.from_checkpoint(PRETRAINED, patterns.train, sampler="fixed_point")
     assert memory.train_steps == MANY["memory"]["train_steps"] and memory.vocab_size_ == patterns.vocab_size
     net, _ = load_pretrained(patterns)
-    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), memory.model_.state_dict().values()))
+    ref, new = net.state_dict(), memory.model_.state_dict()
+    assert ref.keys() == new.keys() and all(torch.equal(ref[k], new[k]) for k in ref)
     from experiments.corruption import resample
     from experiments.metrics import recovery_rate
 

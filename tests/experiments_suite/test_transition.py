@@ -224,9 +224,10 @@ def test_acceptance_logic_passes_and_fails_on_hand_made_tables():
     assert not bad.drop(index="K=4: learned - oracle test recovery, max over t")["passed"].any(), bad
     # learned test recovery above the oracle's floor at small K already means generalising
     floor = tr.acceptance(_table((1.0, 0.45), (0.7, 0.66), 0.25)).set_index("check")["passed"]
-    assert not floor["K=4: learned - oracle test recovery, max over t"] and floor.drop(
-        index="K=4: learned - oracle test recovery, max over t"
-    ).all()
+    assert (
+        not floor["K=4: learned - oracle test recovery, max over t"]
+        and floor.drop(index="K=4: learned - oracle test recovery, max over t").all()
+    )
 
 
 def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):

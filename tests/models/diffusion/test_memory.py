@@ -112,7 +112,8 @@ def test_from_checkpoint_rebuilds_the_memory_from_weights_only(tmp_path):
     with pytest.raises(ValueError, match="other patterns"):
         DiffusionMemory.from_checkpoint(export, _patterns(seed=1)[0])
     with pytest.raises(ValueError, match="weights only"):  # cannot be resumed to more steps
-        models.make("diffusion", **{**TINY, "train_steps": 31}, lr=2e-3, seed=3, checkpoint=export).fit(pats, vocab_size=V)
+        longer = models.make("diffusion", **{**TINY, "train_steps": 31}, lr=2e-3, seed=3, checkpoint=export)
+        longer.fit(pats, vocab_size=V)
     with pytest.raises(FileNotFoundError):
         DiffusionMemory.from_checkpoint(tmp_path / "nothing", pats)
     config = json.loads((export / "config.json").read_text())
