@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from benchmarks.machine import load_average
-from benchmarks.timing import best_time, flipped_queries, interleaved_best, module_args, print_rows, row
+from benchmarks.timing import best_time, flipped_queries, interleaved_best, module_parser, print_rows, row
 from models.classical import ClassicalHopfield
 
 N, K, B, FLIP = 1000, 100, 1024, 0.1
@@ -69,7 +69,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = module_args(__doc__, "128 queries, one repeat", argv)
+    args = module_parser(__doc__, "128 queries, one repeat").parse_args(argv)
     torch.set_num_threads(args.threads)
     print(
         f"N={N} K={K} B={128 if args.quick else B} flips={FLIP:.0%}, torch {torch.__version__}, "

@@ -23,7 +23,7 @@ import time
 import torch
 
 import models
-from benchmarks.timing import best_time, module_args, print_rows, row
+from benchmarks.timing import best_time, module_parser, print_rows, row
 
 __all__ = ["run"]
 
@@ -113,7 +113,7 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = module_args(__doc__, "small sizes, seconds", argv)
+    args = module_parser(__doc__, "small sizes, seconds").parse_args(argv)
     print_rows(run(quick=args.quick, threads=args.threads))
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 import models
-from benchmarks.timing import best_time, module_args, print_rows, row
+from benchmarks.timing import best_time, module_parser, print_rows, row
 from models.diffusion.denoiser import Denoiser, DenoiserConfig
 from models.diffusion.process import corrupt
 from models.diffusion.train import TrainConfig, train
@@ -122,7 +122,7 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = module_args(__doc__, "few steps, small K: seconds", argv)
+    args = module_parser(__doc__, "few steps, small K: seconds").parse_args(argv)
     print_rows(run(quick=args.quick, threads=args.threads))
 
 

@@ -31,11 +31,9 @@ Diffusion training (tokens/s, model FLOP/s over a matmul) is measured by
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
-from benchmarks.timing import flipped_queries, interleaved_best, row
+from benchmarks.timing import flipped_queries, interleaved_best, module_parser, print_rows, row
 
 __all__ = ["run"]
 
@@ -316,13 +314,8 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes: about a second")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    args = parser.parse_args(argv)
-    for r in run(quick=args.quick, threads=args.threads):
-        ratio = "" if r["ratio"] is None else f"  (ratio {r['ratio']:.3g})"
-        print(f"{r['name']:100s} {r['value']:12.4g} {r['unit']}{ratio}")
+    args = module_parser(__doc__, "small sizes: about a second").parse_args(argv)
+    print_rows(run(quick=args.quick, threads=args.threads))
 
 
 if __name__ == "__main__":

@@ -54,7 +54,6 @@ it is our speed-up over the fastest peer on that workload.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.util
 import math
@@ -65,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from benchmarks.timing import best_time, calls_for, flipped_queries, interleaved_best, row
+from benchmarks.timing import best_time, calls_for, flipped_queries, interleaved_best, module_parser, print_rows, row
 
 __all__ = ["run", "PEERS", "SIZES"]
 
@@ -375,13 +374,9 @@ def _one_size(N: int, n_queries: int, quick: bool, repeats: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N=256 only, few queries: seconds")
-    parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1)")
+    parser = module_parser(__doc__, "N=256 only, few queries: seconds", "torch and BLAS threads (default 1)")
     args = parser.parse_args(argv)
-    for r in run(quick=args.quick, threads=args.threads):
-        ratio = "" if r["ratio"] is None else f"  (ratio {r['ratio']:.3g})"
-        print(f"{r['name']:90s} {r['value']:12.4g} {r['unit']}{ratio}")
+    print_rows(run(quick=args.quick, threads=args.threads))
 
 
 if __name__ == "__main__":

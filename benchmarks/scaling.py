@@ -37,13 +37,12 @@ memory with the time per query-step at the base point.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from benchmarks.timing import best_time, flipped_queries, loglog_slope, row
+from benchmarks.timing import best_time, flipped_queries, loglog_slope, module_parser, print_rows, row
 
 __all__ = ["run", "CASES"]
 
@@ -236,14 +235,10 @@ def _case_rows(case: _Case, quick: bool, repeats: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: seconds")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser = module_parser(__doc__, "tiny sizes: seconds")
     parser.add_argument("--case", action="append", help="memory label to run (repeatable; default all)")
     args = parser.parse_args(argv)
-    for r in run(quick=args.quick, threads=args.threads, cases=tuple(args.case) if args.case else None):
-        ratio = "" if r["ratio"] is None else f"  (ratio {r['ratio']:.3g})"
-        print(f"{r['name']:80s} {r['value']:10.4g} {r['unit']}{ratio}")
+    print_rows(run(quick=args.quick, threads=args.threads, cases=tuple(args.case) if args.case else None))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import torch
 __all__ = [
     "row",
     "print_rows",
-    "module_args",
+    "module_parser",
     "best_time",
     "interleaved_best",
     "calls_for",
@@ -53,16 +53,18 @@ def print_rows(rows: Iterable[dict], ratio_label: str = "ratio") -> None:
     rows = list(rows)
     width = max((len(r["name"]) for r in rows), default=0) + 2
     for r in rows:
-        ratio = "" if r["ratio"] is None else f"  ({ratio_label} {r['ratio']:.3f})"
-        print(f"{r['name']:<{width}}{r['value']:>14.4g} {r['unit']}{ratio}")
+        ratio = "" if r["ratio"] is None else f"  ({ratio_label} {r['ratio']:.3g})"
+        print(f"{r['name']:<{width}}{r['value']:>12.4g} {r['unit']}{ratio}")
 
 
-def module_args(doc: str, quick_help: str, argv: list[str] | None = None) -> argparse.Namespace:
+def module_parser(
+    doc: str, quick_help: str, threads_help: str = "torch intra-op threads (default 1: shared machine)"
+) -> argparse.ArgumentParser:
     """``--quick`` and ``--threads`` for running one benchmark module on its own."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick_help)
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: shared machine)")
-    return parser.parse_args(argv)
+    parser.add_argument("--threads", type=int, default=1, help=threads_help)
+    return parser
 
 
 def best_time(fn: Callable[[], object], repeats: int, warmup: bool = True) -> float:
