@@ -92,6 +92,29 @@ _FLIP_US, _FLIP_ENTRY_US = 10.0, 0.0013  # extra for a visit that flips R rows: 
 _STEP_US, _STEP_ENTRY_US = 90.0, 0.0025  # a _sweep_events step: dispatches + A' N entries
 
 
+def _retire(
+    done: Tensor,
+    step: int,
+    rows: Tensor,
+    x: Tensor,
+    out: Tensor,
+    steps: Tensor,
+    converged: Tensor,
+    fixed: Tensor | None = None,
+) -> Tensor:
+    """Record the working-set rows that finished at ``step``; return the indices of the others.
+
+    ``done`` ``(A,)`` marks the finished rows of the working set ``x`` ``(A, ...)``, whose
+    batch rows are ``rows``; their states go to ``out``, ``step`` to ``steps`` and
+    ``fixed[done]`` (``None``: all of them are fixed points) to ``converged``.
+    """
+    fin = done.nonzero().squeeze(1)
+    out[rows[fin]] = x[fin]
+    steps[rows[fin]] = step
+    converged[rows[fin]] = True if fixed is None else fixed[fin]
+    return (~done).nonzero().squeeze(1)
+
+
 def _sweep_cost(N: int, A: int, busy: int, per_row: Tensor) -> tuple[float, float]:
     """Predicted microseconds of :func:`_sweep_events` and :func:`_sweep_plain` for one sweep.
 
@@ -448,11 +471,7 @@ class ClassicalHopfield(AssociativeMemory):
                     done[maybe] = torch.linalg.vecdot(new[maybe], prev[maybe]) == full
             prev, before, x = x, same, new
             if bool(done.any()):
-                fin = done.nonzero().squeeze(1)
-                out[rows[fin]] = x[fin]
-                steps[rows[fin]] = t
-                converged[rows[fin]] = fixed[fin]
-                keep = (~done).nonzero().squeeze(1)
+                keep = _retire(done, t, rows, x, out, steps, converged, fixed)
                 x, prev, before, rows = x[keep], prev[keep], before[keep], rows[keep]
                 if not len(rows):
                     break
@@ -525,11 +544,7 @@ class ClassicalHopfield(AssociativeMemory):
             # A sweep changed nothing iff x . start = N (spins; an exact small integer).
             done = torch.linalg.vecdot(x, start) == N  # (A,)
             if bool(done.any()):
-                fin = done.nonzero().squeeze(1)
-                out[rows[fin]] = x[fin]
-                steps[rows[fin]] = sweep
-                converged[rows[fin]] = True
-                keep = (~done).nonzero().squeeze(1)
+                keep = _retire(done, sweep, rows, x, out, steps, converged)
                 x, h, rows = x[keep], h[keep], rows[keep]
                 if not len(rows):
                     break
@@ -562,11 +577,7 @@ class ClassicalHopfield(AssociativeMemory):
                 _sweep_potts(order, x, h, w, V, tol, counts if 2 * busy < L and counts.device.type == "cpu" else None)
             done = ~(x != start).any(dim=1)
             if bool(done.any()):
-                fin = done.nonzero().squeeze(1)
-                out[rows[fin]] = x[fin]
-                steps[rows[fin]] = sweep
-                converged[rows[fin]] = True
-                keep = (~done).nonzero().squeeze(1)
+                keep = _retire(done, sweep, rows, x, out, steps, converged)
                 x, h, rows = x[keep], h[keep], rows[keep]
                 if not len(rows):
                     break
