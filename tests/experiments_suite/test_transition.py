@@ -32,19 +32,12 @@ TINY = tr.Config(
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread, as the runner gives every cell: tiny models are slower with more."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def tiny_table(tmp_path_factory):
     root = tmp_path_factory.mktemp("transition")
     cfg = dataclasses.replace(TINY, checkpoint_root=str(root / "ck"))
+    # A module fixture is set up before conftest's per-test one-thread fixture: one thread
+    # here too, as the runner gives every cell (tiny models are slower with more).
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
