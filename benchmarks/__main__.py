@@ -26,10 +26,9 @@ import sys
 import time
 from datetime import UTC, datetime
 
-import torch
-
 from benchmarks import report
 from benchmarks.machine import describe, load_average
+from models.threads import torch_threads
 
 #: (key, title, what the ratio column means)
 SECTIONS = (
@@ -79,10 +78,8 @@ def run_sections(quick: bool, threads: int, only: tuple[str, ...] | None = None,
     list of dict
         Sections ``{"key", "title", "module", "ratio", "rows", "seconds", "load"}``.
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
     sections = []
-    try:
+    with torch_threads(threads):
         for key, title, ratio in SECTIONS:
             if only is not None and key not in only:
                 continue
@@ -106,8 +103,6 @@ def run_sections(quick: bool, threads: int, only: tuple[str, ...] | None = None,
                     "load": load,
                 }
             )
-    finally:
-        torch.set_num_threads(before)
     return sections
 
 
@@ -129,10 +124,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     total = time.perf_counter() - t0
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(args.threads)  # so the description shows the threads the benchmarks used
-    machine = describe()
-    torch.set_num_threads(before)
+    with torch_threads(args.threads):  # so the description shows the threads the benchmarks used
+        machine = describe()
     machine["load average"] = f"{load_start} at start, {load_average()} at end (1 / 5 / 15 min)"
     machine["benchmark threads"] = f"{args.threads} (torch intra-op and numpy BLAS)"
 

@@ -24,6 +24,7 @@ import torch
 
 import models
 from benchmarks.timing import best_time, module_parser, print_rows, row
+from models.threads import torch_threads
 
 __all__ = ["run"]
 
@@ -58,10 +59,7 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
     """
     N, K, B = (200, 200, 128) if quick else (1000, 1000, 1024)
     repeats = 2 if quick else 3
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         patterns, targets, queries = _problem(N, K, B)
         rows = [
             row("N", N, "spins"),
@@ -108,8 +106,6 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
             row("modern_update_float64", update_flops / 1e9, "GFLOP/s", update_flops / matmul_flops),
         ]
         return rows
-    finally:
-        torch.set_num_threads(before)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,6 +28,7 @@ from benchmarks.timing import best_time, module_parser, print_rows, row
 from models.diffusion.denoiser import Denoiser, DenoiserConfig
 from models.diffusion.process import corrupt
 from models.diffusion.train import TrainConfig, train
+from models.threads import torch_threads
 
 __all__ = ["run", "train_flops_per_step"]
 
@@ -70,10 +71,7 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
     repeats = 2 if quick else 5
     oracle_K = (8, 64) if quick else (8, 64, 512, 4096)
     n_queries = 64 if quick else 256
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         g = torch.Generator().manual_seed(0)
         patterns = torch.randint(0, V, (K, L), generator=g)
         model_cfg = DenoiserConfig(vocab_size=V, length=L)
@@ -117,8 +115,6 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
             t_or = best_time(lambda o=oracle, q=q: o.retrieve(q, noise=0.25), 1)
             rows.append(row(f"oracle_ancestral_t0.25_K{k}", n_queries / t_or, "queries/s"))
         return rows
-    finally:
-        torch.set_num_threads(before)
 
 
 def main(argv: list[str] | None = None) -> None:

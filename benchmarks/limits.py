@@ -34,6 +34,7 @@ from __future__ import annotations
 import torch
 
 from benchmarks.timing import flipped_queries, interleaved_best, module_parser, print_rows, row
+from models.threads import torch_threads
 
 __all__ = ["run"]
 
@@ -297,10 +298,7 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
         matmul's FLOP/s unless the row name says otherwise.
     """
     N, B, B_async, repeats = (256, 256, 64, 1) if quick else (1024, 1024, 256, 5)
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         rows = _classical_sync(N, B, repeats) + _classical_async(N, B_async, max(1, repeats // 2))
         if not quick:  # the peers' small workload too (benchmarks.peers), to explain its ratios
             rows += _classical_sync(256, 256, repeats) + _classical_async(256, 256, max(1, repeats // 2))
@@ -309,8 +307,6 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
             + _modern(N, N, B, repeats)
             + _oracle_agreements(16, 8, 256 if quick else 4096, 64 if quick else 256, repeats)
         )
-    finally:
-        torch.set_num_threads(before)
 
 
 def main(argv: list[str] | None = None) -> None:

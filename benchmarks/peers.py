@@ -65,6 +65,7 @@ import numpy as np
 import torch
 
 from benchmarks.timing import best_time, calls_for, flipped_queries, interleaved_best, module_parser, print_rows, row
+from models.threads import torch_threads
 
 __all__ = ["run", "PEERS", "SIZES"]
 
@@ -249,18 +250,12 @@ def run(quick: bool = False, threads: int | None = 1) -> list[dict]:
     sizes = (256,) if quick else SIZES
     n_queries = 64 if quick else B
     repeats = 1 if quick else 3
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
     blas = _blas_threads(threads) if threads is not None else contextlib.nullcontext()
     rows: list[dict] = []
-    try:
-        with blas:
-            for N in sizes:
-                rows += _one_size(N, n_queries, quick, repeats)
-            rows += _hflayers_rows(quick, repeats)
-    finally:
-        torch.set_num_threads(before)
+    with torch_threads(threads), blas:
+        for N in sizes:
+            rows += _one_size(N, n_queries, quick, repeats)
+        rows += _hflayers_rows(quick, repeats)
     return rows
 
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import torch
 
 from benchmarks.timing import best_time, flipped_queries, loglog_slope, module_parser, print_rows, row
+from models.threads import torch_threads
 
 __all__ = ["run", "CASES"]
 
@@ -182,17 +183,12 @@ def run(quick: bool = False, threads: int | None = 1, cases: tuple[str, ...] | N
         Rows ``{"name", "value", "unit", "ratio"}`` (see the module docstring).
     """
     repeats = 1 if quick else 2
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
     rows: list[dict] = []
-    try:
+    with torch_threads(threads):
         for case in CASES:
             if cases is not None and case.label not in cases:
                 continue
             rows += _case_rows(case, quick, repeats)
-    finally:
-        torch.set_num_threads(before)
     return rows
 
 
