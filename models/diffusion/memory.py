@@ -41,7 +41,14 @@ from models.diffusion import samplers
 from models.diffusion.denoiser import DenoiserConfig
 from models.diffusion.oracle import Oracle
 from models.diffusion.schedule import beta
-from models.diffusion.train import TrainConfig, TrainResult, auto_threads, torch_threads, train
+from models.diffusion.train import (
+    TrainConfig,
+    TrainResult,
+    auto_threads,
+    read_checkpoint_config,
+    torch_threads,
+    train,
+)
 
 __all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTROPY_TIME"]
 
@@ -283,8 +290,6 @@ class DiffusionMemory(_DiffusionBase):
             If the checkpoint is unfinished, was trained on other patterns, or with
             settings this class cannot express (e.g. another MLP ratio).
         """
-        from models.diffusion.train import read_checkpoint_config
-
         info = read_checkpoint_config(directory)
         if info is None:
             raise FileNotFoundError(f"no checkpoint in {directory} (missing config.json)")
