@@ -78,8 +78,7 @@ class Config:
     n_probe: int = 20  # patterns probed per split (the first ones; all sets are interleaved / i.i.d.)
     n_prototypes: int = 3
     prototype_flip: float = 0.1
-    seeds: int = 1
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
 
 
 PRESETS = {
@@ -91,7 +90,7 @@ PRESETS = {
         n_trials=20,
         n_probe=40,
         n_prototypes=4,
-        seeds=3,
+        seeds=(0, 1, 2),
     ),
 }
 
@@ -125,12 +124,12 @@ def cells(config: Config) -> list[Cell]:
             config.n_probe,
             config.n_prototypes,
             config.prototype_flip,
-            config.seed + s,
+            s,
         )
         for m in config.models
         for d in config.datasets
         for load in config.loads
-        for s in range(config.seeds)
+        for s in config.seeds
     ]
 
 

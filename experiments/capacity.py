@@ -49,8 +49,7 @@ class Config:
     max_quadratic_load: float = 1.0
     flip: float = 0.1
     n_probe: int = 100
-    seeds: int = 3
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)
 
 
 PRESETS = {
@@ -60,7 +59,7 @@ PRESETS = {
         loads=(0.02, 0.05, 0.08, 0.1, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16, 0.18, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0),
         loads_high=(1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0),
         n_probe=200,
-        seeds=5,
+        seeds=(0, 1, 2, 3, 4),
     ),
 }
 
@@ -79,11 +78,11 @@ class Cell:
 
 def cells(config: Config) -> list[Cell]:
     return [
-        Cell(m, config.n_units, load, config.flip, config.n_probe, config.seed + s)
+        Cell(m, config.n_units, load, config.flip, config.n_probe, s)
         for m in config.models
         for load in config.loads + config.loads_high
         if not (m.startswith(QUADRATIC) and load > config.max_quadratic_load)
-        for s in range(config.seeds)
+        for s in config.seeds
     ]
 
 

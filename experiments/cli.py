@@ -2,7 +2,8 @@
 
 An experiment module (``experiments/<name>.py``) provides
 
-* ``Config``: a frozen dataclass with at least ``seed: int`` and ``models: tuple[str, ...]``;
+* ``Config``: a frozen dataclass with at least ``seeds: tuple[int, ...]`` and
+  ``models: tuple[str, ...]``;
 * ``PRESETS``: ``{"quick": Config(...), "paper": Config(...)}``;
 * ``cells(config) -> list`` of frozen dataclass cells;
 * ``run_cell(cell) -> list[dict]``: pure, module level;
@@ -59,14 +60,18 @@ def load_experiment(name: str) -> ModuleType:
     return importlib.import_module(avail[name])
 
 
-def resolve_config(module: ModuleType, preset: str, *, seed: int | None = None, models: list[str] | None = None):
+def resolve_config(
+    module: ModuleType, preset: str, *, seeds: list[int] | None = None, models: list[str] | None = None
+):
     """The preset config with command-line overrides applied."""
     if preset not in module.PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(module.PRESETS)}")
     config = module.PRESETS[preset]
     changes = {}
-    if seed is not None:
-        changes["seed"] = seed
+    if seeds is not None:
+        if not seeds or len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
+            raise ValueError(f"seeds must be distinct non-negative integers, got {list(seeds)}")
+        changes["seeds"] = tuple(seeds)
     if models:
         allowed = set(getattr(module, "MODEL_CHOICES", ())) or None
         unknown = [m for m in models if allowed is not None and m not in allowed]
@@ -98,14 +103,14 @@ def run_experiment(
     out: Path | str = "results",
     backend: str = "serial",
     jobs: int = 1,
-    seed: int | None = None,
+    seeds: list[int] | None = None,
     models: list[str] | None = None,
     progress: bool | None = None,
     figures: bool = True,
 ):
     """Run (or resume) one experiment, write its table, provenance and figures."""
     module = load_experiment(name)
-    config = resolve_config(module, preset, seed=seed, models=models)
+    config = resolve_config(module, preset, seeds=seeds, models=models)
     # Experiments that keep artefacts beside their results (trained checkpoints) take ``out``.
     takes_out = "out" in inspect.signature(module.cells).parameters
     cells = module.cells(config, out=out) if takes_out else module.cells(config)
@@ -126,6 +131,14 @@ def run_experiment(
 
 
 # -- argument parsing --------------------------------------------------------------------
+
+
+def _int_list(text: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]`` (argparse type of ``--seeds``)."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2, got {text!r}") from None
 
 
 def _preset_names(name: str | None) -> tuple[str, ...]:
@@ -158,7 +171,13 @@ def _add_run_options(p: argparse.ArgumentParser, name: str | None = None) -> Non
         "submitit: SLURM job array (runs local subprocesses where no cluster is found)",
     )
     p.add_argument("--jobs", type=int, default=1, help="parallel workers for joblib / SLURM array parallelism")
-    p.add_argument("--seed", type=int, default=None, help="override the preset's base seed (new patterns, new runs)")
+    p.add_argument(
+        "--seeds",
+        type=_int_list,
+        default=None,
+        help="comma-separated seeds, e.g. 0,1,2 (each a full replicate: new patterns, queries and runs); "
+        "summaries and figures show the mean and spread over them",
+    )
     p.add_argument(
         "--models",
         type=lambda s: [m for m in s.split(",") if m],
@@ -225,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 out=args.out,
                 backend=args.backend,
                 jobs=args.jobs,
-                seed=args.seed,
+                seeds=args.seeds,
                 models=args.models if args.command != "reproduce" else None,
                 progress=progress,
                 figures=not args.no_figures,

@@ -84,8 +84,7 @@ class Config:
     starts: tuple[str, ...] = STARTS
     n_starts: int = 100
     corruption: float = 0.4
-    seeds: int = 1
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
 
 
 PRESETS = {
@@ -96,7 +95,7 @@ PRESETS = {
         n_units=1000,
         loads=(0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.12, 0.14, 0.17, 0.2, 0.25, 0.3),
         n_starts=100,
-        seeds=3,
+        seeds=(0, 1, 2),
     ),
 }
 
@@ -117,10 +116,10 @@ def cells(config: Config) -> list[Cell]:
     if unknown:
         raise ValueError(f"unknown start kind(s) {unknown}; choose from {list(STARTS)}")
     return [
-        Cell(m, config.n_units, load, tuple(config.starts), config.n_starts, config.corruption, config.seed + s)
+        Cell(m, config.n_units, load, tuple(config.starts), config.n_starts, config.corruption, s)
         for m in config.models
         for load in config.loads
-        for s in range(config.seeds)
+        for s in config.seeds
     ]
 
 

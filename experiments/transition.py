@@ -95,14 +95,19 @@ SMALL_K_FLOOR = 0.1
 LARGE_K_ENTROPY_RATIO = 0.9
 
 
+#: Seed ``s`` draws its pattern pools with ``data_seed + DATA_SEED_STRIDE * s``.
+DATA_SEED_STRIDE = 1000
+
+
 @dataclass(frozen=True)
 class Config:
     """Transition sweep: datasets x training set sizes ``ks`` x seeds, all memories per cell.
 
     ``vocab_size`` applies to the div4 and Markov languages (text has its own 40-symbol
     alphabet).  ``data_seed`` / ``test_seed`` fix the pools (div4: 42 / 41 as in the
-    paper; Markov and text use ``data_seed`` only); ``seed`` seeds the network and the
-    samplers, so ``seeds > 1`` repeats the training on the same data.
+    paper; Markov and text use ``data_seed`` only) for seed 0; every seed in ``seeds``
+    draws its own pools (``data_seed + DATA_SEED_STRIDE * seed``) and seeds the network and
+    the samplers, so each seed is an independent replicate of the whole experiment.
     ``checkpoint_root`` overrides where trained networks are kept (default:
     ``OUT/transition/checkpoints``).
     """
@@ -130,8 +135,7 @@ class Config:
     n_generate: int = 128
     delta: float = 0.1
     divergence_t: float = 0.25
-    seeds: int = 1
-    seed: int = 0
+    seeds: tuple[int, ...] = (0,)
     checkpoint_root: str | None = None
     device: str = "cpu"
 
@@ -166,7 +170,7 @@ PRESETS = {
         # the Lee corpus has 2441 sentences of L = 32: K = 2048 leaves room for 384 test ones
         n_eval=384,
         n_generate=512,
-        seeds=3,
+        seeds=(0, 1, 2),
     ),
 }
 
@@ -266,20 +270,25 @@ def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
     )
     out_cells = []
     for name in config.datasets:
-        data = DataSpec(
-            name=name,
-            vocab_size=config.vocab_size,
-            length=config.length,
-            seed=config.data_seed,
-            test_seed=config.test_seed,
-            n_test=config.n_eval,
-            source=config.text_source,
-            n_successors=config.markov_successors,
-        )
-        make_patterns(data, max(config.ks))  # a pool too small for the largest K fails now, not after hours
-        for K in sorted(config.ks):
-            for s in range(config.seeds):
-                out_cells.append(Cell(data, K, net, config.seed + s, ev, tuple(config.models), root, config.device))
+        for s in config.seeds:
+            # A seed is a whole replicate: the pattern pools are drawn anew with the network.
+            # Seed 0 keeps the paper's pools (div4: 42 / 41); the stride keeps the train and
+            # test pools of different seeds apart.
+            data = DataSpec(
+                name=name,
+                vocab_size=config.vocab_size,
+                length=config.length,
+                seed=config.data_seed + DATA_SEED_STRIDE * s,
+                test_seed=config.test_seed + DATA_SEED_STRIDE * s,
+                n_test=config.n_eval,
+                source=config.text_source,
+                n_successors=config.markov_successors,
+            )
+            make_patterns(data, max(config.ks))  # a pool too small for the largest K fails now, not after hours
+            for K in sorted(config.ks):
+                out_cells.append(Cell(data, K, net, s, ev, tuple(config.models), root, config.device))
+    # ascending K across seeds, so that a progress bar fills evenly and small K finish first
+    out_cells.sort(key=lambda c: (c.data.name, c.K, c.seed))
     return out_cells
 
 

@@ -48,16 +48,17 @@ def tiny_table(tmp_path_factory):
 
 
 def test_cells_are_nested_in_k_and_checkpoint_keys_ignore_evaluation(tmp_path):
-    cells = tr.cells(dataclasses.replace(TINY, ks=(8, 2, 4), seeds=2), out=tmp_path)
+    cells = tr.cells(dataclasses.replace(TINY, ks=(8, 2, 4), seeds=(0, 1)), out=tmp_path)
     assert [c.K for c in cells] == [2, 2, 4, 4, 8, 8]
-    assert len({c.data for c in cells}) == 1  # one pool and one test set for every K
+    assert len({c.data for c in cells}) == 2  # one pool and one test set per seed, the same for every K
+    assert len({c.data for c in cells if c.seed == 0}) == 1
     assert cells[0].checkpoint_root == str(tmp_path / "transition" / "checkpoints")
     assert tr.cells(TINY)[0].checkpoint_root == str(Path("results") / "transition" / "checkpoints")
     c = cells[0]
     other_eval = dataclasses.replace(c, evaluation=dataclasses.replace(c.evaluation, dt=0.05), models=("oracle",))
     assert tr.checkpoint_key(other_eval) == tr.checkpoint_key(c)
     # a larger test set (n_eval) leaves the training rows, hence the network, unchanged
-    more_queries = tr.cells(dataclasses.replace(TINY, ks=(8, 2, 4), seeds=2, n_eval=60), out=tmp_path)[0]
+    more_queries = tr.cells(dataclasses.replace(TINY, ks=(8, 2, 4), seeds=(0, 1), n_eval=60), out=tmp_path)[0]
     assert more_queries.data != c.data and tr.checkpoint_key(more_queries) == tr.checkpoint_key(c)
     assert tr.checkpoint_key(cells[1]) != tr.checkpoint_key(c)  # seed
     assert tr.checkpoint_key(cells[2]) != tr.checkpoint_key(c)  # K
@@ -103,7 +104,7 @@ def test_every_preset_has_data_for_its_largest_k(preset):
     config = tr.PRESETS[preset]
     if "text" in config.datasets and importlib.util.find_spec("gensim") is None:
         pytest.skip("the text presets need the Lee corpus (gensim)")
-    assert len(tr.cells(config)) == len(config.datasets) * len(config.ks) * config.seeds
+    assert len(tr.cells(config)) == len(config.datasets) * len(config.ks) * len(config.seeds)
 
 
 def test_a_text_pool_too_small_for_the_largest_k_fails_before_training():
