@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from models._version import __version__
 from models.base import AssociativeMemory, NotFittedError, Retrieval
 
-__all__ = ["MODELS", "make", "get", "AssociativeMemory", "Retrieval", "NotFittedError"]
+__all__ = ["MODELS", "make", "get", "AssociativeMemory", "Retrieval", "NotFittedError", "__version__"]
 
 MODELS: dict[str, str] = {
     "classical": "models.classical:ClassicalHopfield",

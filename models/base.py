@@ -285,14 +285,53 @@ class AssociativeMemory(ABC):
 
     # -- hyperparameters ---------------------------------------------------------
 
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as passed to ``__init__`` (scikit-learn style)."""
-        sig = inspect.signature(type(self).__init__)
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """Names of the hyperparameters: the keyword arguments of ``__init__``, in order."""
         kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        return {p.name: getattr(self, p.name) for p in sig.parameters.values() if p.name != "self" and p.kind in kinds}
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in params if p.name != "self" and p.kind in kinds]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyperparameters as passed to ``__init__`` (the scikit-learn estimator API).
+
+        Parameters
+        ----------
+        deep : bool
+            scikit-learn's flag for also listing the parameters of nested estimators.
+            Hyperparameters here are plain values, so both settings give the same dict.
+
+        Returns
+        -------
+        dict
+            ``{name: value}`` with the values stored unchanged, so that
+            ``type(self)(**self.get_params())`` is an unfitted copy and
+            ``sklearn.base.clone`` works.
+        """
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Set hyperparameters by name (the scikit-learn estimator API); returns ``self``.
+
+        Like the constructor, this stores the values without checking them; :meth:`fit`
+        checks them. Fitted state is left as it is: call :meth:`fit` again for a new value
+        to reach what ``fit`` computed (weights, codes, a trained network).
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a hyperparameter, naming the valid ones; nothing is set then.
+        """
+        valid = self._param_names()
+        unknown = [name for name in params if name not in valid]
+        if unknown:
+            raise ValueError(f"invalid parameter(s) {unknown} for {type(self).__name__}; valid parameters are {valid}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({params})"
 
     def _check_hyperparameters(self) -> None:
