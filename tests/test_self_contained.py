@@ -47,8 +47,9 @@ OUTSIDE = [
     (re.compile(r"(?<![\w&#/\"'])#\d{1,5}\b(?![\w\"'])"), "an issue number (#N)"),
 ]
 # A citation of docs/theory.md and the section references that follow it.
-THEORY_CITE = re.compile(r"docs/theory\.md`{0,2}(?P<refs>(?:[ \t]*(?:,|/|and)?[ \t]*§[ \t]*\d+(?:\.\d+)?(?:[-–]\d+(?:\.\d+)?)?)+)")
-SECTION_REF = re.compile(r"§[ \t]*(\d+(?:\.\d+)?)(?:[-–](\d+(?:\.\d+)?))?")
+SECTION = r"§[ \t]*(\d+(?:\.\d+)?)(?:[-–](\d+(?:\.\d+)?))?"
+THEORY_CITE = re.compile(r"docs/theory\.md`{0,2}(?P<refs>(?:[ \t]*(?:,|/|and)?[ \t]*" + SECTION + ")+)")
+SECTION_REF = re.compile(SECTION)
 HEADING = re.compile(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", re.MULTILINE)
 
 
