@@ -1,10 +1,10 @@
 """The repository is self-contained: every citation in it points inside it.
 
 Code, tests and docs cite the original papers (authors, year) or the repository's own pages
-(``docs/theory.md §2.3``), never developer notes kept outside the repository, issue numbers of a
+(``docs/theory.md §2.3``), never notes kept outside the repository, issue numbers of a
 tracker, or a page that does not exist.  Every ``*.py``, ``*.md``, ``*.ipynb`` and ``*.toml`` file
 is scanned, except virtual environments, caches, build outputs and the generated ``results/`` and
-``out/`` folders (and a ``shared/`` folder of developer notes, if a checkout has one).
+``out/`` folders (and a ``shared/`` folder of notes, if a checkout has one).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ PAGE = re.compile(rf"(?<![\w./\-])(?P<path>(?:[\w.\-]+/)*)(?P<name>{PAGES})\.md\
 NOTES = "/".join(("shared", "reference"))
 OUTSIDE = [
     (re.compile(r"(?<![\w\-])reference/\w"), "a path into a reference/ folder of notes"),
-    (re.compile(r"\.\./shared\b|/work/" + r"shared\b|\b" + NOTES + r"\b"), "the shared folder of developer notes"),
+    (re.compile(r"\.\./shared\b|/work/" + r"shared\b|\b" + NOTES + r"\b"), "the shared folder of notes"),
     (re.compile(r"(?<![\w#])[Ii]ssues?[- ]?#?\d+"), "an issue number"),
     (re.compile(r"(?<![\w&#/\"'])#\d{1,5}\b(?![\w\"'])"), "an issue number (#N)"),
 ]
