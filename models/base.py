@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any, Self
 
 import torch
 from torch import Tensor
+
+from models.persist import save_memory
 
 __all__ = [
     "AssociativeMemory",
@@ -333,6 +337,32 @@ class AssociativeMemory(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({params})"
+
+    # -- persistence -------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the fitted memory to the directory ``path``; :func:`models.load` reads it back.
+
+        Parameters
+        ----------
+        path : path
+            Directory to create (``memory.json`` + ``state.safetensors``; no pickle).
+        overwrite : bool
+            Replace an existing directory.
+
+        Returns
+        -------
+        Path
+        """
+        return save_memory(self, path, overwrite=overwrite)
+
+    def _state_tensors(self) -> dict[str, Tensor]:
+        """Fitted tensors that :meth:`save` must keep because ``fit`` cannot recompute them cheaply."""
+        return {}
+
+    def _restore(self, patterns: Tensor, vocab_size: int, tensors: dict[str, Tensor]) -> None:
+        """Restore the fitted state on load; fitting again is exact for deterministic fits."""
+        self.fit(patterns, vocab_size=vocab_size)
 
     def _check_hyperparameters(self) -> None:
         """Validate hyperparameters; called at the start of :meth:`fit`."""
