@@ -9,11 +9,12 @@ A saved memory is a directory with two files:
     the stored patterns (``"patterns"``) and whatever fitted tensors the model cannot
     recompute cheaply (the trained network of a diffusion memory, under ``"net."``).
 
-Loading (:func:`models.load`, with the registry) rebuilds the memory with :func:`models.make` and restores its fitted state:
-memories whose fit is a deterministic function of the patterns (classical, dense, modern,
-oracle) are fitted again, which reproduces them exactly; a trained network is loaded, not
-retrained.  The file hash is checked first, so a damaged or swapped state file is refused
-with :class:`SavedMemoryError` naming the file, never used.
+Loading (:func:`models.load`, beside the registry) rebuilds the memory with
+:func:`models.make` and restores its fitted state: memories whose fit is a deterministic
+function of the patterns (classical, dense, modern, oracle) are fitted again, which
+reproduces them exactly; a trained network is loaded, not retrained. The file hash is
+checked first, so a damaged or swapped state file is refused with :class:`SavedMemoryError`
+naming the file, never used.
 
 The directory is written next to its destination and renamed into place, so an
 interrupted save leaves either the previous directory or the new one.
@@ -30,9 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import Tensor
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import Tensor
 
 from models._version import __version__
 

@@ -41,7 +41,6 @@ from models.base import (
 from models.diffusion import samplers
 from models.diffusion.denoiser import Denoiser, DenoiserConfig
 from models.diffusion.oracle import Oracle
-from models.persist import SavedMemoryError
 from models.diffusion.schedule import beta
 from models.diffusion.train import (
     TrainConfig,
@@ -51,6 +50,7 @@ from models.diffusion.train import (
     torch_threads,
     train,
 )
+from models.persist import SavedMemoryError
 
 __all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTROPY_TIME"]
 
