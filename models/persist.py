@@ -17,7 +17,8 @@ checked first, so a damaged or swapped state file is refused with :class:`SavedM
 naming the file, never used.
 
 The directory is written next to its destination and renamed into place, so an
-interrupted save leaves either the previous directory or the new one.
+interrupted save never leaves a half-written memory under ``path`` (with ``overwrite=True``
+the old directory is removed just before the rename).
 """
 
 from __future__ import annotations
