@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 
 from experiments.runner import atomic_write_bytes
-from experiments.style import OUTCOME_COLOURS
+from experiments.style import MARK_COLOURS
 
 __all__ = ["KeyTable", "KEY_TABLES", "find_studies", "seed_spread", "write_report", "main"]
 
 GLOSSARY = Path(__file__).resolve().parent.parent / "docs" / "results.md"
-PASS_COLOUR, FAIL_COLOUR = OUTCOME_COLOURS["retrieved"], OUTCOME_COLOURS["spin-glass-like"]
+PASS_COLOUR, FAIL_COLOUR = MARK_COLOURS["pass"], MARK_COLOURS["fail"]
 
 
 @dataclass(frozen=True)

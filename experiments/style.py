@@ -15,7 +15,7 @@ colour of the same meaning (memorised = retrieved, generalised = unseen test, sp
 spin-glass-like).
 
 Every pair of colours that can share a figure (all memories, all outcome classes, the
-generated-sample classes, the splits) keeps a CIEDE2000 difference of at least 10 in
+generated-sample classes, the splits, the unnamed series, the text marks) keeps a CIEDE2000 difference of at least 10 in
 normal vision and under simulated protanopia, deuteranopia and tritanopia (Machado,
 Oliveira & Fernandes 2009, severity 100); tests/experiments/test_style.py measures it.
 The model shades were found by a small search that maximised the smallest such
@@ -34,6 +34,8 @@ __all__ = [
     "OUTCOME_LABELS",
     "GENERATION_COLOURS",
     "SPLIT_COLOURS",
+    "SERIES_COLOURS",
+    "MARK_COLOURS",
     "model_style",
     "model_label",
     "palette",
@@ -42,6 +44,7 @@ __all__ = [
     "outcome_label",
     "split_colour",
     "generation_colour",
+    "series_colour",
 ]
 
 
@@ -113,6 +116,18 @@ SPLIT_COLOURS: dict[str, str] = {
 }
 _SPLIT_ALIASES = {"stored": "train", "held-out": "test"}
 
+#: Unnamed series in one figure (datasets, trajectories, classes), in this order; seven at most
+#: stay apart in every vision (Okabe & Ito without yellow, which is faint on white).
+SERIES_COLOURS: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#555555")
+
+#: Marks on text and verdicts: wrong / changed characters (on black text), passed / failed checks.
+MARK_COLOURS: dict[str, str] = {
+    "wrong": "#D55E00",
+    "changed": "#0072B2",
+    "pass": "#009E73",
+    "fail": "#D55E00",
+}
+
 
 def _lookup(table: dict, name, what: str):
     if not isinstance(name, str):
@@ -155,6 +170,15 @@ def outcome_label(name: str) -> str:
 def generation_colour(name: str) -> str:
     """Colour of a generated-sample class (memorised / spurious / generalised)."""
     return _lookup(GENERATION_COLOURS, name, "generation class")
+
+
+def series_colour(i: int) -> str:
+    """Colour of the ``i``-th unnamed series; ``ValueError`` past the seven that stay apart."""
+    if isinstance(i, bool) or not isinstance(i, int):
+        raise TypeError(f"series index must be an int, got {type(i).__name__}: {i!r}")
+    if not 0 <= i < len(SERIES_COLOURS):
+        raise ValueError(f"series index must be in [0, {len(SERIES_COLOURS)}), got {i}: use markers or panels beyond")
+    return SERIES_COLOURS[i]
 
 
 def split_colour(name: str) -> str:

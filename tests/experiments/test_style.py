@@ -5,7 +5,8 @@ deuteranopia and tritanopia with the matrices of Machado, Oliveira & Fernandes (
 (colorspacious, severity 100), and in normal vision. Measured minima over every pair that
 can share a figure (normal / protan / deutan / tritan): all 12 memories 13.9 / 10.8 / 10.9 / 10.8,
 outcome classes 21.7 / 12.2 / 11.6 / 10.9, generated-sample classes 37.0 / 18.2 / 15.9 / 13.9,
-splits 38.4 / 18.2 / 20.5 / 12.4. The colours they replace: tab10 by position 16.2 / 1.3 / 3.3 / 9.5,
+splits 38.4 / 18.2 / 20.5 / 12.4, the seven unnamed series 22.2 / 12.2 / 12.5 / 10.9.
+The colours they replace: tab10 by position 16.2 / 1.3 / 3.3 / 9.5,
 the demos' outcome frames 21.7 / 1.3 / 3.3 / 12.0, the spurious study's 16.9 / 4.2 / 3.4 / 11.2.
 """
 
@@ -17,8 +18,8 @@ import numpy as np
 import pytest
 
 colorspacious = pytest.importorskip("colorspacious")
+deltaE_ciede2000 = pytest.importorskip("skimage.color").deltaE_ciede2000
 from matplotlib.colors import to_rgb  # noqa: E402
-from skimage.color import deltaE_ciede2000  # noqa: E402
 
 from experiments import style  # noqa: E402
 from experiments.figures import palette  # noqa: E402
@@ -102,6 +103,16 @@ def test_splits_stay_apart_and_aliases_match():
     assert _closest_pairs({s: style.split_colour(s) for s in ("train", "test", "generated")}) == []
     assert style.split_colour("stored") == style.split_colour("train")
     assert style.split_colour("held-out") == style.split_colour("test")
+
+
+def test_series_and_marks_stay_apart():
+    series = {str(i): style.series_colour(i) for i in range(len(style.SERIES_COLOURS))}
+    assert _closest_pairs(series) == []
+    with pytest.raises(ValueError, match="series index"):
+        style.series_colour(len(style.SERIES_COLOURS))
+    marks = style.MARK_COLOURS
+    assert _closest_pairs({"wrong": marks["wrong"], "changed": marks["changed"], "text": "#000000"}) == []
+    assert _closest_pairs({"pass": marks["pass"], "fail": marks["fail"]}) == []
 
 
 def test_palette_is_keyed_by_name_not_position():
