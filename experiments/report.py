@@ -130,7 +130,7 @@ CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto;
        max-width: 1200px; padding: 1.5em; color: #1b1b1b; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
-.meta, figcaption, .note { color: #555; font-size: 0.9em; }
+.meta, figcaption, .note { color: #555555; font-size: 0.9em; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.88em; }
 th, td { border: 1px solid #d6d6d6; padding: 0.25em 0.55em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -138,7 +138,7 @@ th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: ta
 tr.pass { background: PASS22; } tr.fail { background: FAIL22; } td.verdict { font-weight: bold; }
 tr.pass td.verdict, .badge.pass { background: PASS; } tr.fail td.verdict, .badge.fail { background: FAIL; }
 .badge { display: inline-block; white-space: nowrap; padding: 0.1em 0.6em; border-radius: 0.8em;
-         font-weight: bold; color: #000; }
+         font-weight: bold; color: #000000; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; white-space: pre-wrap; }
 figure { margin: 1em 0; } img { max-width: 100%; height: auto; border: 1px solid #eee; }
 details > summary { cursor: pointer; font-weight: 600; margin: 0.5em 0; }
