@@ -41,8 +41,8 @@ import torch
 from experiments import zoo
 from experiments.corruption import flip, noise_for_flip
 from experiments.metrics import critical_radius, exact_match, recovery_rate
-from experiments.pattern_set import PatternSet, derive_seed
-from experiments.patterns import digit_patterns, prototype_patterns, random_patterns
+from experiments.patterns import PatternSet, digit_patterns, prototype_patterns, random_patterns
+from experiments.seeds import derive_seed
 
 NAME = "basins"
 MODEL_CHOICES = zoo.HOPFIELD_MODELS

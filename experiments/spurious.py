@@ -42,8 +42,8 @@ import models
 from experiments import zoo
 from experiments.corruption import flip, noise_for_flip, random_states
 from experiments.metrics import OUTCOMES, nearest, outcome_classes, overlap, symmetric_mixtures
-from experiments.pattern_set import derive_seed
 from experiments.patterns import random_patterns
+from experiments.seeds import derive_seed
 
 NAME = "spurious"
 MODEL_CHOICES = zoo.HOPFIELD_MODELS

@@ -60,7 +60,6 @@ import torch
 import models
 from energy.diffusion import conditional_entropy
 from experiments.corruption import random_states, resample
-from experiments.languages import div4_language, div4_rule_fraction, markov_language, markov_rule_fraction
 from experiments.metrics import (
     GENERATION_CLASSES,
     classify_generations,
@@ -70,8 +69,16 @@ from experiments.metrics import (
     recovery_rate,
     unstable_rate,
 )
-from experiments.pattern_set import PatternSet
-from experiments.text import decode_text, load_sentences, text_patterns
+from experiments.patterns import (
+    PatternSet,
+    decode_text,
+    div4_language,
+    div4_rule_fraction,
+    load_sentences,
+    markov_language,
+    markov_rule_fraction,
+    text_patterns,
+)
 from models.diffusion.memory import ENTROPY_TIME
 from models.diffusion.oracle import Oracle
 
@@ -332,8 +339,8 @@ def _word_scores(seqs: torch.Tensor, ps: PatternSet) -> tuple[np.ndarray, np.nda
 def rule_scores(seqs: torch.Tensor, ps: PatternSet) -> tuple[np.ndarray, np.ndarray]:
     """Per sequence: fraction of rule-abiding adjacent pairs (or words) and full validity.
 
-    div4 and Markov: :func:`~experiments.languages.div4_rule_fraction` /
-    :func:`~experiments.languages.markov_rule_fraction`; a sequence is valid when every
+    div4 and Markov: :func:`~experiments.patterns.languages.div4_rule_fraction` /
+    :func:`~experiments.patterns.languages.markov_rule_fraction`; a sequence is valid when every
     pair is.  Text: see :func:`_word_scores`.
 
     Returns

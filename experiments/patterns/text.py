@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from experiments.pattern_set import PatternSet, check_int
+from experiments.patterns.pattern_set import PatternSet, check_int
 
 __all__ = ["TEXT_VOCAB", "load_sentences", "encode_text", "decode_text", "text_patterns"]
 
