@@ -205,9 +205,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path, help="an --out directory of earlier runs")
     p = sub.add_parser("demo", help="teaching demos: a PNG gallery and an animation per demo")
     p.add_argument("name", choices=sorted(DEMOS), help="which demo")
-    p.add_argument("--out", type=Path, default=Path("results/demos"), help="output directory")
+    p.add_argument("--out", type=Path, default=None, help="output directory (default results/demos)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="diffusion only: train the shipped 2000-sentence network from scratch (20-40 min on one core) and "
+        "export it to --out (default: the package's weights/text_diffusion_L24)",
+    )
+    p.add_argument("--checkpoint", type=Path, default=None, help="with --pretrain: resumable training directory")
     return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.pretrain:
+        if args.name != "diffusion":
+            print("--pretrain applies to the diffusion demo only", file=sys.stderr)
+            return 2
+        from experiments.demos.pretrained import PRETRAINED, pretrain
+
+        start = time.time()
+        pretrain(args.out or PRETRAINED, checkpoint=args.checkpoint)
+        print(f"done in {time.time() - start:.0f} s")
+        return 0
+    module = importlib.import_module(DEMOS[args.name])
+    for path in module.run(args.name, args.out or Path("results/demos"), seed=args.seed):
+        print(path)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,10 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(path)
         return 0
     if args.command == "demo":
-        module = importlib.import_module(DEMOS[args.name])
-        for path in module.run(args.name, args.out, seed=args.seed):
-            print(path)
-        return 0
+        return _demo(args)
     if args.jobs < 1:
         print("--jobs must be >= 1", file=sys.stderr)
         return 2
