@@ -60,9 +60,7 @@ def load_experiment(name: str) -> ModuleType:
     return importlib.import_module(avail[name])
 
 
-def resolve_config(
-    module: ModuleType, preset: str, *, seeds: list[int] | None = None, models: list[str] | None = None
-):
+def resolve_config(module: ModuleType, preset: str, *, seeds: list[int] | None = None, models: list[str] | None = None):
     """The preset config with command-line overrides applied."""
     if preset not in module.PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(module.PRESETS)}")

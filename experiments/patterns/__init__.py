@@ -14,6 +14,9 @@ languages.py
     synthetic languages with a rule: "divide by 4" and sparse Markov chains.
 text.py
     character-level English sentences.
+binary.py
+    :func:`binary_set`: ``K`` stored and ``K`` held-out binary patterns of a named
+    dataset (random, prototypes, digits) at a given load.
 
 ``GENERATORS`` maps names to generators and ``make_patterns(name, **kwargs)`` calls one.
 Every generator is deterministic from its seed and *nested*: the first ``k`` training
@@ -25,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from experiments.patterns.binary import BINARY_DATASETS, binary_set
 from experiments.patterns.images import digit_patterns, letter_patterns
 from experiments.patterns.languages import (
     div4_language,
@@ -58,6 +62,8 @@ __all__ = [
     "decode_text",
     "load_sentences",
     "TEXT_VOCAB",
+    "BINARY_DATASETS",
+    "binary_set",
 ]
 
 GENERATORS: dict[str, Callable[..., PatternSet]] = {

@@ -93,7 +93,7 @@ def prototype_patterns(
     n_prototypes: int,
     per_prototype: int,
     N: int,
-    flip: float = 0.1,
+    p_change: float = 0.1,
     vocab_size: int = 2,
     n_test: int = 0,
     seed: int = 0,
@@ -101,7 +101,8 @@ def prototype_patterns(
     """Correlated patterns: noisy examples of a few random prototypes.
 
     Each example copies its prototype and changes every position independently with
-    probability ``flip`` to a uniformly chosen *different* token.  Rows are interleaved
+    probability ``p_change`` to a uniformly chosen *different* token (a Bernoulli spread
+    around the prototype, not the exact flips of :func:`experiments.corruption.flip`).  Rows are interleaved
     by prototype: row ``i`` (train or test) is an example of prototype
     ``i % n_prototypes``, so every prefix covers the prototypes evenly.  The prototypes
     themselves are not stored; :func:`prototype_centres` regenerates them.
@@ -112,7 +113,7 @@ def prototype_patterns(
         ``K = n_prototypes * per_prototype`` training examples.
     N : int
         Pattern length.
-    flip : float
+    p_change : float
         Per-position change probability, in ``[0, 1]``.
     vocab_size : int
         ``V >= 2``.
@@ -129,7 +130,7 @@ def prototype_patterns(
     p = check_int("n_prototypes", n_prototypes, 1)
     per = check_int("per_prototype", per_prototype, 1)
     N, V = check_int("N", N, 1), check_int("vocab_size", vocab_size, 2)
-    q = check_fraction("flip", flip)
+    q = check_fraction("p_change", p_change)
     n_test, seed = check_int("n_test", n_test, 0), check_int("seed", seed, 0)
     centres = _prototypes(p, N, V, seed)  # (p, N)
 
@@ -142,7 +143,7 @@ def prototype_patterns(
         base = centres[np.arange(n) % p]  # (n, N)
         return np.where(z[:, :N] == 1, (base + z[:, N:]) % V, base)
 
-    params = {"n_prototypes": p, "per_prototype": per, "N": N, "flip": q, "vocab_size": V}
+    params = {"n_prototypes": p, "per_prototype": per, "N": N, "p_change": q, "vocab_size": V}
     params.update(n_test=n_test, seed=seed)
     return from_arrays("prototypes", examples(TRAIN, p * per), examples(TEST, n_test), V, params)
 

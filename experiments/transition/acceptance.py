@@ -31,6 +31,9 @@ SMALL_K_FLOOR = 0.1
 LARGE_K_ENTROPY_RATIO = 0.9
 
 
+_SHORT = {"recovery": "rec", "frac_exact": "exact"}  # column prefixes of key_numbers
+
+
 def key_numbers(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, K, model): recovery per split and t, entropies, generation classes.
 
@@ -41,8 +44,8 @@ def key_numbers(results: pd.DataFrame) -> pd.DataFrame:
     parts = []
     rec = results[results["kind"] == "recovery"]
     if len(rec):
-        wide = rec.pivot_table(index=keys, columns=["split", "t"], values=["recovery", "exact"], aggfunc="mean")
-        wide.columns = [f"{'rec' if v == 'recovery' else v}_{s}_{t:g}" for v, s, t in wide.columns]
+        wide = rec.pivot_table(index=keys, columns=["split", "t"], values=["recovery", "frac_exact"], aggfunc="mean")
+        wide.columns = [f"{_SHORT[v]}_{s}_{t:g}" for v, s, t in wide.columns]
         parts.append(wide)
     ent = results[results["kind"] == "entropy"]
     if len(ent):
@@ -81,7 +84,7 @@ def acceptance(results: pd.DataFrame, dataset: str = "div4") -> pd.DataFrame:
     if not ks:
         return pd.DataFrame(columns=["check", "value", "threshold", "passed"])
     k0, large = ks[0], [k for k in ks if k >= LARGE_K]
-    times = sorted(df.loc[df["kind"] == "recovery", "t"].unique())
+    ts = sorted(df.loc[df["kind"] == "recovery", "t"].unique())
     rows = []
 
     def add(check, value, threshold, passed):
@@ -89,7 +92,7 @@ def acceptance(results: pd.DataFrame, dataset: str = "div4") -> pd.DataFrame:
 
     learned = rec.loc["diffusion"] if "diffusion" in rec.index.get_level_values(0) else None
     if learned is not None:
-        v = min(learned.loc[("train", t, k0)] for t in times)
+        v = min(learned.loc[("train", t, k0)] for t in ts)
         add(f"K={k0}: learned train recovery, min over t", v, f">= {SMALL_K_RECOVERY}", v >= SMALL_K_RECOVERY)
         ent = df[(df["kind"] == "entropy") & (df["model"] == "diffusion")].groupby(["split", "K"])["entropy"].mean()
         v = ent.loc[("train", k0)]
@@ -99,22 +102,22 @@ def acceptance(results: pd.DataFrame, dataset: str = "div4") -> pd.DataFrame:
         add(f"K={k0}: generations that copy a training sequence", v, f">= {SMALL_K_COPIES}", v >= SMALL_K_COPIES)
         if "oracle" in rec.index.get_level_values(0):
             for k in (k for k in ks if k <= SMALL_K):
-                v = max(learned.loc[("test", t, k)] - rec.loc[("oracle", "test", t, k)] for t in times)
+                v = max(learned.loc[("test", t, k)] - rec.loc[("oracle", "test", t, k)] for t in ts)
                 add(f"K={k}: learned - oracle test recovery, max over t", v, f"<= {SMALL_K_FLOOR}", v <= SMALL_K_FLOOR)
         for k in large:
             for t in (0.1, 0.25):
-                if t in times:
+                if t in ts:
                     v = abs(learned.loc[("train", t, k)] - learned.loc[("test", t, k)])
                     add(f"K={k}: |train - test| learned recovery, t={t}", v, f"<= {LARGE_K_GAP}", v <= LARGE_K_GAP)
             v = gen.loc[k]
             add(f"K={k}: generations that copy a training sequence", v, "== 0", v == 0)
             v = ent.loc[("train", k)] / ent.loc[("test", k)]
             add(f"K={k}: learned entropy train / test", v, f">= {LARGE_K_ENTROPY_RATIO}", v >= LARGE_K_ENTROPY_RATIO)
-            if "oracle" in rec.index.get_level_values(0) and 0.1 in times:
+            if "oracle" in rec.index.get_level_values(0) and 0.1 in ts:
                 v = learned.loc[("test", 0.1, k)] - rec.loc[("oracle", "test", 0.1, k)]
                 add(f"K={k}: learned - oracle test recovery, t=0.1", v, f">= {LARGE_K_MARGIN}", v >= LARGE_K_MARGIN)
     if "oracle" in rec.index.get_level_values(0):
-        low = [t for t in times if t <= 0.25]
+        low = [t for t in ts if t <= 0.25]
         v = min(rec.loc[("oracle", "train", t, k)] for t in low for k in ks)
         add("oracle train recovery, min over K and t <= 0.25", v, f">= {ORACLE_RECOVERY}", v >= ORACLE_RECOVERY)
     return pd.DataFrame(rows)
@@ -124,14 +127,14 @@ def summary(results: pd.DataFrame) -> str:
     table = key_numbers(results)
     lines = []
     for dataset, df in table.groupby(level="dataset", sort=False):
-        times = sorted({float(c.rsplit("_", 1)[1]) for c in df.columns if c.startswith("rec_train_")})
-        tt = "/".join(f"{t:g}" for t in times)
+        ts = sorted({float(c.rsplit("_", 1)[1]) for c in df.columns if c.startswith("rec_train_")})
+        tt = "/".join(f"{t:g}" for t in ts)
         lines.append(
             f"{dataset}: recovery train | test at t = {tt}; entropy train/test/generated; generations; KL train/test"
         )
         for (_, K, model), r in df.iterrows():
-            rec_tr = "/".join(f"{r.get(f'rec_train_{t:g}', math.nan):.2f}" for t in times)
-            rec_te = "/".join(f"{r.get(f'rec_test_{t:g}', math.nan):.2f}" for t in times)
+            rec_tr = "/".join(f"{r.get(f'rec_train_{t:g}', math.nan):.2f}" for t in ts)
+            rec_te = "/".join(f"{r.get(f'rec_test_{t:g}', math.nan):.2f}" for t in ts)
             ent = "/".join(f"{r.get(f'H_{s}', math.nan):.2f}" for s in ("train", "test", "generated"))
             gen = (
                 f"mem {r.get('memorised', math.nan):.2f} spur {r.get('spurious', math.nan):.2f} "

@@ -24,10 +24,11 @@ DATA_SEED_STRIDE = 1000
 
 @dataclass(frozen=True)
 class Config:
-    """Transition sweep: datasets x training set sizes ``ks`` x seeds, all memories per cell.
+    """Transition sweep: datasets x training set sizes ``Ks`` x seeds, all memories per cell.
 
-    ``vocab_size`` applies to the div4 and Markov languages (text has its own 40-symbol
-    alphabet).  ``data_seed`` / ``test_seed`` fix the pools (div4: 42 / 41 as in the
+    ``N`` is the sequence length and ``V`` the alphabet size of the div4 and Markov
+    languages (text has its own 40-symbol alphabet).  ``ts`` are the diffusion times at
+    which queries are corrupted.  ``data_seed`` / ``test_seed`` fix the pools (div4: 42 / 41 as in the
     paper; Markov and text use ``data_seed`` only) for seed 0; every seed in ``seeds``
     draws its own pools (``data_seed + DATA_SEED_STRIDE * seed``) and seeds the network and
     the samplers, so each seed is an independent replicate of the whole experiment.
@@ -38,9 +39,9 @@ class Config:
     models: tuple[str, ...] = MODEL_CHOICES
     datasets: tuple[str, ...] = ("div4",)
     # paper.md 6.1's sweep; 8 values cost the same wall time as 7 with two workers.
-    ks: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 1024)
-    vocab_size: int = 32
-    length: int = 32
+    Ks: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 1024)
+    V: int = 32
+    N: int = 32
     data_seed: int = 42
     test_seed: int = 41
     text_source: str = "auto"
@@ -52,7 +53,7 @@ class Config:
     batch_size: int = 64
     lr: float = 1e-3
     dropout: float = 0.0
-    times: tuple[float, ...] = (0.1, 0.25, 0.5)
+    ts: tuple[float, ...] = (0.1, 0.25, 0.5)
     dt: float = 0.01
     n_eval: int = 128  # queries per split and corruption level, and size of the test set
     n_generate: int = 128
@@ -78,18 +79,18 @@ PRESETS = {
     # when gensim is installed), on the recipe as 6.4 writes it: English has no rule that
     # a 185 k-parameter network learns in seconds as well as div4, so it trains the full
     # 2000 steps without dropout, and a weaker test-recovery gain is expected.
-    "text": Config(datasets=("text",), ks=(4, 8, 16, 32, 64, 128, 512, 2048)),
+    "text": Config(datasets=("text",), Ks=(4, 8, 16, 32, 64, 128, 512, 2048)),
     # More K values, a larger network, five times the steps, the paper's dropout, three
     # seeds and both kinds of data: hours on CPU, minutes per cell on a GPU (device="cuda").
     "paper": Config(
         datasets=("div4", "text"),
-        ks=(4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512, 1024, 2048),
+        Ks=(4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512, 1024, 2048),
         d_model=128,
         n_layers=4,
         n_heads=4,
         train_steps=10_000,
         dropout=0.1,
-        times=(0.05, 0.1, 0.25, 0.5, 1.0),
+        ts=(0.05, 0.1, 0.25, 0.5, 1.0),
         # the Lee corpus has 2441 sentences of L = 32: K = 2048 leaves room for 384 test ones
         n_eval=384,
         n_generate=512,
@@ -102,7 +103,7 @@ PRESETS = {
 class EvalSpec:
     """Evaluation settings (changing them reuses the checkpoints)."""
 
-    times: tuple[float, ...]
+    ts: tuple[float, ...]
     dt: float
     n_eval: int
     n_generate: int
@@ -134,10 +135,10 @@ def _check(config: Config) -> None:
     bad = [m for m in config.models if m not in MODEL_CHOICES]
     if bad:
         raise ValueError(f"unknown model(s) {bad}; choose from {list(MODEL_CHOICES)}")
-    if not config.ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in config.ks):
-        raise ValueError(f"ks must be a non-empty tuple of ints >= 1, got {config.ks!r}")
-    if not config.times or any(not 0 < t <= 1 for t in config.times):
-        raise ValueError(f"times must be diffusion times in (0, 1], got {config.times!r}")
+    if not config.Ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in config.Ks):
+        raise ValueError(f"Ks must be a non-empty tuple of ints >= 1, got {config.Ks!r}")
+    if not config.ts or any(not 0 < t <= 1 for t in config.ts):
+        raise ValueError(f"ts must be diffusion times in (0, 1], got {config.ts!r}")
 
 
 def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
@@ -157,7 +158,7 @@ def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
     else:
         root = str(Path(out if out is not None else "results") / NAME / "checkpoints")
     net = _by_name(NetSpec, config)
-    ev = dataclasses.replace(_by_name(EvalSpec, config), times=tuple(float(t) for t in config.times))
+    ev = dataclasses.replace(_by_name(EvalSpec, config), ts=tuple(float(t) for t in config.ts))
     out_cells = []
     for name in config.datasets:
         for s in config.seeds:
@@ -166,16 +167,16 @@ def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
             # test pools of different seeds apart.
             data = DataSpec(
                 name=name,
-                vocab_size=config.vocab_size,
-                length=config.length,
+                V=config.V,
+                N=config.N,
                 seed=config.data_seed + DATA_SEED_STRIDE * s,
                 test_seed=config.test_seed + DATA_SEED_STRIDE * s,
                 n_test=config.n_eval,
                 source=config.text_source,
                 n_successors=config.markov_successors,
             )
-            make_patterns(data, max(config.ks))  # a pool too small for the largest K fails now, not after hours
-            for K in sorted(config.ks):
+            make_patterns(data, max(config.Ks))  # a pool too small for the largest K fails now, not after hours
+            for K in sorted(config.Ks):
                 cell = Cell(
                     data=data, K=K, net=net, seed=s, evaluation=ev, models=tuple(config.models), checkpoint_root=root
                 )

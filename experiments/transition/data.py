@@ -34,11 +34,11 @@ DATASETS = ("div4", "markov", "text")
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Which pattern pool (``K`` aside): name and generator parameters."""
+    """Which pattern pool (``K`` aside): name and generator parameters (``N`` tokens of ``V`` symbols)."""
 
     name: str
-    vocab_size: int
-    length: int
+    V: int
+    N: int
     seed: int
     test_seed: int
     n_test: int
@@ -49,11 +49,11 @@ class DataSpec:
 def make_patterns(data: DataSpec, K: int) -> PatternSet:
     """The first ``K`` training sequences of the pool and the fixed test set."""
     if data.name == "div4":
-        return div4_language(K, data.length, data.vocab_size, data.n_test, seed=data.seed, test_seed=data.test_seed)
+        return div4_language(K, data.N, data.V, data.n_test, seed=data.seed, test_seed=data.test_seed)
     if data.name == "markov":
-        return markov_language(K, data.length, data.vocab_size, data.n_successors, data.n_test, seed=data.seed)
+        return markov_language(K, data.N, data.V, data.n_successors, data.n_test, seed=data.seed)
     if data.name == "text":
-        return text_patterns(K, data.length, source=data.source, n_test=data.n_test, seed=data.seed)
+        return text_patterns(K, data.N, source=data.source, n_test=data.n_test, seed=data.seed)
     raise ValueError(f"unknown dataset {data.name!r}; choose from {list(DATASETS)}")
 
 

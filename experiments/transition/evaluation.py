@@ -81,8 +81,8 @@ def _base_row(cell: Cell, ps: PatternSet) -> dict:
         "K": ps.n_train,
         "seed": cell.seed,
         "pattern_hash": ps.hash,
-        "vocab_size": ps.vocab_size,
-        "length": ps.length,
+        "V": ps.vocab_size,
+        "N": ps.length,
         "d_model": cell.net.d_model,
         "n_layers": cell.net.n_layers,
         "train_steps": cell.net.train_steps,
@@ -100,7 +100,7 @@ def _queries(cell: Cell, ps: PatternSet) -> tuple[dict, dict]:
     queries = {
         (split, t): _corrupt(x0, t, ps.vocab_size, cell, split)
         for split, x0 in originals.items()
-        for t in cell.evaluation.times
+        for t in cell.evaluation.ts
     }
     return originals, queries
 
@@ -136,11 +136,11 @@ def _recovery_rows(mem, model: str, cell: Cell, originals: dict, queries: dict) 
                 "t": t,
                 "recovery": float(np.nanmean(rec)),
                 "recovery_std": float(np.nanstd(rec)),
-                "exact": float(exact_match(r.states, x0).double().mean()),
+                "frac_exact": float(exact_match(r.states, x0).double().mean()),
                 "unstable": float(np.nanmean(unstable_rate(r.states, x0, q).numpy())),
                 "perturbed": float(perturbation_rate(q, x0).mean()),
                 "entropy": float(r.entropy.mean()) if r.entropy is not None else math.nan,
-                "nfe": float(r.steps.double().mean()),
+                "mean_steps": float(r.steps.double().mean()),
                 "n": int(q.shape[0]),
             }
         )

@@ -41,8 +41,8 @@ def _recovery_figure(results: pd.DataFrame):
     rec = results[results["kind"] == "recovery"]
     datasets = list(dict.fromkeys(rec["dataset"]))
     mods = [m for m in MODEL_CHOICES if m in set(rec["model"])]
-    times = sorted(rec["t"].unique())
-    colours = dict(zip(times, sns.color_palette("viridis_r", n_colors=len(times)), strict=True))
+    ts = sorted(rec["t"].unique())
+    colours = dict(zip(ts, sns.color_palette("viridis_r", n_colors=len(ts)), strict=True))
     fig, axes = plt.subplots(
         len(datasets), len(mods), figsize=(4.0 * len(mods), 3.3 * len(datasets)), sharey=True, squeeze=False
     )
@@ -52,27 +52,27 @@ def _recovery_figure(results: pd.DataFrame):
         ks = sorted(sub["K"].unique())
         for j, model in enumerate(mods):
             ax = axes[i, j]
-            for t in times:
+            for t in ts:
                 for split, ls in (("train", "-"), ("test", "--")):
                     if (model, split, t) in mean.index.droplevel("K"):
                         y = mean.loc[(model, split, t)]
                         ax.plot(y.index, y.values, ls=ls, marker="o", ms=3.5, color=colours[t], lw=1.6)
             if model == "diffusion" and "oracle" in mods:
                 # the memory's floor on held-out data: what shared tokens alone restore
-                y = mean.loc[("oracle", "test", times[0])]
+                y = mean.loc[("oracle", "test", ts[0])]
                 ax.plot(y.index, y.values, ls=":", color="0.55", lw=1.0)
             _log_k_axis(ax, ks)
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"{_MODEL_TITLES[model]} ({ds})", fontsize=9)
             ax.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
             ax.set_ylabel("token recovery" if j == 0 else "")
-    handles = [Line2D([], [], color=colours[t], lw=2, label=f"t = {t:g}") for t in times]
+    handles = [Line2D([], [], color=colours[t], lw=2, label=f"t = {t:g}") for t in ts]
     handles += [
         Line2D([], [], color="0.2", ls="-", label="train"),
         Line2D([], [], color="0.2", ls="--", label="test"),
     ]
     if "oracle" in mods and "diffusion" in mods:
-        handles.append(Line2D([], [], color="0.55", ls=":", label=f"oracle test, t = {times[0]:g}"))
+        handles.append(Line2D([], [], color="0.55", ls=":", label=f"oracle test, t = {ts[0]:g}"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, -0.04))
     fig.suptitle("Token recovery of corrupted sequences against the number of training sequences", y=1.0)
     fig.tight_layout(rect=(0, 0.04, 1, 1))

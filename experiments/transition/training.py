@@ -19,6 +19,10 @@ import models
 __all__ = ["MODEL_CHOICES", "NetSpec", "checkpoint_key", "build_memory"]
 
 MODEL_CHOICES = ("diffusion", "oracle", "classical")
+#: Checkpoint keys hash the data spec under the field names it had when the first networks
+#: were trained (``vocab_size``, ``length``), so that networks trained before ``V`` / ``N``
+#: were adopted are still found.
+_KEY_NAMES = {"V": "vocab_size", "N": "length"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ def checkpoint_key(cell) -> str:
     ----------
     cell : experiments.transition.config.Cell
     """
-    data = asdict(cell.data)
+    data = {_KEY_NAMES.get(k, k): v for k, v in asdict(cell.data).items()}
     del data["n_test"]  # every generator draws the training rows independently of the test rows
     blob = json.dumps({"data": data, "K": cell.K, "net": asdict(cell.net), "seed": cell.seed})
     digest = hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -73,5 +77,5 @@ def build_memory(model: str, cell) -> models.AssociativeMemory:
     if model == "oracle":
         return models.make("oracle", sampler="ancestral", dt=ev.dt, seed=cell.seed, device=cell.device)
     if model == "classical":
-        return models.make("classical", rule="hebb", update="async")
+        return models.make("classical", rule="hebb", update="async", device=cell.device)
     raise ValueError(f"unknown model {model!r}; choose from {list(MODEL_CHOICES)}")
