@@ -52,6 +52,17 @@ DATASETS = BINARY_DATASETS
 SPLITS = ("train", "test")  # stored patterns / held-out patterns drawn the same way
 _SPLIT_LABELS = {"train": "stored", "test": "held-out"}
 THRESHOLD = 0.9  # share of exact trials that counts a pattern as retrieved at a level
+# What ``python -m experiments basins --help`` says besides the presets.
+ROWS = "per model x dataset x load x seed x split x pattern x flip"
+FIGURES = ("basins_recovery", "basins_exact", "basins_radius")
+RUNTIME = {
+    "quick": "about 35 s, serial on 2 shared CPU cores (33 s measured)",
+    "paper": "not measured (N = 200, 6 loads, 19 flips, 20 trials, 40 probes, 3 seeds)",
+}
+EXAMPLES = (
+    "python -m experiments basins --preset quick --out results",
+    "python -m experiments basins --set datasets=digits --set flips=0.1,0.2,0.3 --models classical-hebb,modern-b1",
+)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,17 @@ DEFAULT_MODELS = zoo.REPRESENTATIVE_MODELS
 STARTS = ("random", "corrupted", "mixture")
 MIXTURE_SIZE = 3
 MIXTURE_DISTANCE = 0.25  # expected Hamming fraction from a 3-mixture to each component
+# What ``python -m experiments spurious --help`` says besides the presets.
+ROWS = "per model x load x seed x start x outcome"
+FIGURES = ("spurious_outcomes", "spurious_mixtures")
+RUNTIME = {
+    "quick": "about 20 s, serial on 2 shared CPU cores (20 s measured)",
+    "paper": "not measured (N = 1000, 13 loads, 3 seeds)",
+}
+EXAMPLES = (
+    "python -m experiments spurious --preset quick --out results --models classical-hebb,dense-exp,modern-b1",
+    "python -m experiments spurious --set N=400 --set loads=0.03,0.05 --set starts=mixture",
+)
 #: Classes whose endpoint is (within 10 % of the bits) a stored pattern or its reverse.
 PURE = ("retrieved", "other stored", "reversed", "near stored")
 #: Fixed colour per outcome class, so that every panel and figure reads the same way.

@@ -63,7 +63,19 @@ from experiments.transition.acceptance import (
     key_numbers,
     summary,
 )
-from experiments.transition.config import DATA_SEED_STRIDE, NAME, PRESETS, Cell, Config, EvalSpec, cells
+from experiments.transition.config import (
+    DATA_SEED_STRIDE,
+    EXAMPLES,
+    FIGURES,
+    NAME,
+    PRESETS,
+    ROWS,
+    RUNTIME,
+    Cell,
+    Config,
+    EvalSpec,
+    cells,
+)
 from experiments.transition.data import DATASETS, DataSpec, make_patterns, rule_scores
 from experiments.transition.evaluation import SPLITS, divergence, run_cell
 from experiments.transition.figures import plot
@@ -72,6 +84,10 @@ from experiments.transition.training import MODEL_CHOICES, NetSpec, build_memory
 __all__ = [
     "NAME",
     "MODEL_CHOICES",
+    "ROWS",
+    "FIGURES",
+    "RUNTIME",
+    "EXAMPLES",
     "DATASETS",
     "SPLITS",
     "DATA_SEED_STRIDE",

@@ -15,11 +15,37 @@ from pathlib import Path
 from experiments.transition.data import DATASETS, DataSpec, make_patterns
 from experiments.transition.training import MODEL_CHOICES, NetSpec
 
-__all__ = ["NAME", "DATA_SEED_STRIDE", "Config", "PRESETS", "EvalSpec", "Cell", "cells"]
+__all__ = [
+    "NAME",
+    "DATA_SEED_STRIDE",
+    "Config",
+    "PRESETS",
+    "EvalSpec",
+    "Cell",
+    "cells",
+    "ROWS",
+    "FIGURES",
+    "RUNTIME",
+    "EXAMPLES",
+]
 
 NAME = "transition"
 #: Seed ``s`` draws its pattern pools with ``data_seed + DATA_SEED_STRIDE * s``.
 DATA_SEED_STRIDE = 1000
+# What ``python -m experiments transition --help`` says besides the presets.
+ROWS = "per dataset x K x seed x model x kind (training / recovery / generation / entropy / divergence) x split x t"
+FIGURES = ("transition_recovery", "transition_entropy", "transition_generations", "transition_divergence")
+RUNTIME = {
+    "quick": "about 9 min with --backend joblib --jobs 2 on 2 CPU cores (520 s measured, fresh clone)",
+    "text": "about 8 min with --backend joblib --jobs 2 (489 s measured)",
+    "paper": "hours on CPU (not measured); minutes per cell with --device cuda",
+}
+EXAMPLES = (
+    "python -m experiments transition --preset quick --out results --backend joblib --jobs 2",
+    "python -m experiments transition --preset text --out results --backend joblib --jobs 2",
+    "python -m experiments transition --set Ks=4,64 --set train_steps=300 --set n_eval=128 --models diffusion,oracle",
+    "python -m experiments transition --preset paper --device cuda --backend joblib --jobs 2",
+)
 
 
 @dataclass(frozen=True)
