@@ -18,13 +18,10 @@ no attractor, on structured sets (prototypes, digits) it may lie in the basin of
 stored neighbour or of the prototype they share (train basins shrink and test basins
 grow as a memory generalises, Pham et al. 2026).
 
-The per-pattern *critical radius* is the largest ``flip`` up to which the pattern is
-retrieved exactly in at least 90 % of the trials; it is computed from the table by
-:func:`critical_radii`, not stored in it.
-
-The exact Bayes denoiser ("oracle") conditions on the corruption level: it gets
-``noise = t = corruption.noise_for_flip(flip)``, the diffusion time whose expected changed
-fraction is ``flip`` (column ``t``).  The Hopfield nets ignore ``noise``.
+The per-pattern *critical radius* (largest ``flip`` retrieved exactly in >= 90 % of the
+trials) is derived from the table by :func:`critical_radii`.  The oracle conditions on
+``t = noise_for_flip(flip)`` (column ``t``), the diffusion time whose expected changed
+fraction is ``flip``; the Hopfield nets ignore it.
 """
 
 from __future__ import annotations
@@ -67,13 +64,10 @@ EXAMPLES = (
 
 @dataclass(frozen=True)
 class Config:
-    """Basin sweep: models x datasets x loads x seeds, each over a grid of flip fractions.
+    """Basin sweep: models x datasets x loads x seeds, each over a grid of flip fractions ``flips``.
 
-    ``loads`` are ``K / N`` for every dataset (``N = 64`` for the digits), so correlated
-    and random patterns are compared at the same load; ``flips`` is the grid of the
-    fraction of positions flipped (exactly) in a query.  ``prototype_p_change`` is the
-    per-position change probability of a prototype's examples (the spread of the
-    ``prototypes`` dataset, not a corruption).
+    ``loads`` are ``K / N`` for every dataset (``N = 64`` for the digits).
+    ``prototype_p_change``: per-position change probability of a prototype's examples.
     """
 
     models: tuple[str, ...] = DEFAULT_MODELS

@@ -25,6 +25,7 @@ import torch
 
 from experiments import zoo
 from experiments.corruption import flip, noise_for_flip
+from experiments.figures import palette
 from experiments.patterns import random_patterns
 from experiments.seeds import capacity_query_seed
 from experiments.theory import theory_loads
@@ -201,8 +202,6 @@ _PANELS = {
 def plot(results: pd.DataFrame, run_info: dict) -> dict:
     import matplotlib.pyplot as plt
     import seaborn as sns
-
-    from experiments.figures import palette
 
     N = int(results["N"].iloc[0])
     theory = theory_loads(N)

@@ -43,6 +43,7 @@ import torch
 import models
 from experiments import zoo
 from experiments.corruption import flip, noise_for_flip, random_states
+from experiments.figures import palette
 from experiments.metrics import OUTCOMES, nearest, outcome_classes, overlap, symmetric_mixtures
 from experiments.patterns import random_patterns
 from experiments.seeds import derive_seed
@@ -339,8 +340,6 @@ def _mixture_figure(results: pd.DataFrame):
     """Unstable bits at the 3-mixtures and the component overlaps after the dynamics, against load."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
-
-    from experiments.figures import palette
 
     mix = mixture_stability(results)
     colours = palette(mix["model"].unique())

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.figures import set_style
+
 __all__ = [
     "OUTCOME_COLOURS",
     "Track",
@@ -59,8 +61,6 @@ OUTCOME_LABELS: dict[str, str] = {
 def setup() -> None:
     """The testbed style (:func:`experiments.figures.set_style`) with demo-sized titles."""
     import matplotlib
-
-    from experiments.figures import set_style
 
     set_style()
     matplotlib.rcParams.update({"axes.titlesize": 10, "figure.titlesize": 13, "figure.titleweight": "bold"})
