@@ -1,6 +1,8 @@
 """Corrupting patterns into queries.
 
-Two noise models, one per tradition:
+Two noise models, one per tradition, and so two corruption quantities in the tables
+(docs/results.md): ``flip``, the fraction of positions changed exactly, and ``t``, the
+diffusion time; :func:`noise_for_flip` maps one to the other in expectation.
 
 * :func:`flip` changes *exactly* ``k`` positions per row to a different token: the
   Hopfield basin probe (Hamming distance ``k`` from the pattern, no more, no less).
@@ -227,16 +229,17 @@ def random_states(B: int, L: int, vocab_size: int, generator: torch.Generator | 
     return torch.randint(0, V, (int(B), int(L)), generator=generator)
 
 
-def noise_for_flip(rho: float, vocab_size: int = 2) -> float:
-    """Diffusion time ``t`` whose expected changed fraction ``(1 - alpha_t)(1 - 1/V)`` is ``rho``.
+def noise_for_flip(flip: float, vocab_size: int = 2) -> float:
+    """Diffusion time ``t`` whose expected changed fraction ``(1 - alpha_t)(1 - 1/V)`` is ``flip``.
 
-    The bridge between "flip a fraction ``rho`` of the positions" (Hopfield queries) and
-    the noise level a diffusion memory conditions on (reference/diffusion.md 1.2):
-    ``1 - alpha = rho V / (V - 1)`` and ``alpha_t = 1 - (1 - eps) t``.
+    The bridge between the two corruption quantities of the testbed (docs/results.md):
+    "flip exactly a fraction ``flip`` of the positions" (Hopfield queries) and the diffusion
+    time ``t`` a diffusion memory conditions on (passed as ``retrieve(noise=t)``):
+    ``1 - alpha = flip V / (V - 1)`` and ``alpha_t = 1 - (1 - eps) t``.
 
     Parameters
     ----------
-    rho : float
+    flip : float
         Fraction of changed positions, in ``[0, (V - 1) / V]``.
     vocab_size : int
         Alphabet size ``V``.
@@ -244,11 +247,11 @@ def noise_for_flip(rho: float, vocab_size: int = 2) -> float:
     Returns
     -------
     float
-        ``t`` in ``[1e-5, 1]`` (``rho = 0`` maps to the smallest time the samplers use).
+        ``t`` in ``[1e-5, 1]`` (``flip = 0`` maps to the smallest time the samplers use).
     """
     V = _check_vocab(vocab_size)
-    rho = _check_unit("rho", rho)
-    if rho > (V - 1) / V + 1e-12:
-        raise ValueError(f"rho must be <= (V-1)/V = {(V - 1) / V:.4g} (uniform noise changes no more), got {rho}")
-    one_minus_alpha = min(rho * V / (V - 1), 1.0)
+    f = _check_unit("flip", flip)
+    if f > (V - 1) / V + 1e-12:
+        raise ValueError(f"flip must be <= (V-1)/V = {(V - 1) / V:.4g} (uniform noise changes no more), got {f}")
+    one_minus_alpha = min(f * V / (V - 1), 1.0)
     return min(max(one_minus_alpha / (1.0 - EPS), 1e-5), 1.0)

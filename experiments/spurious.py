@@ -5,7 +5,7 @@ set of ``K`` patterns drawn the same way, so that "unseen test" is measured), th
 kinds of start are run to their final state:
 
 * ``random``: uniform random states (:func:`experiments.corruption.random_states`);
-* ``corrupted``: stored patterns with 40 % of the bits flipped (heavy corruption,
+* ``corrupted``: stored patterns with a fraction ``flip = 0.4`` of the bits flipped (heavy corruption,
   just inside the basin of a Hebbian net at low load, theory.md C7c);
 * ``mixture``: symmetric 3-mixtures ``sign(xi^1 + xi^2 + xi^3)`` of random triples of
   stored patterns (:func:`experiments.metrics.symmetric_mixtures`), overlap 1/2 with
@@ -24,9 +24,11 @@ changes at the mixture (theory.md C6b/C6c: 0 at ``alpha = 0.01``, > 0 at
 ``alpha = 0.05`` for the Hebbian net), and the component overlaps after the dynamics
 (C6, "drifts toward one component" above ``alpha = 0.03``).
 
-The oracle conditions on the corruption level: ``noise = 1`` (pure noise) for random
-starts, ``noise_for_flip(0.4)`` for corrupted ones, ``noise_for_flip(0.25)`` for
-mixtures (a 3-mixture differs from each component in a quarter of the positions).
+The oracle conditions on the corruption level, the diffusion time ``t`` (column ``t``,
+passed as ``retrieve(noise=t)``): ``t = 1`` (pure noise) for random starts,
+``noise_for_flip(flip)`` for corrupted ones (``flip = 0.4``, column ``flip``), and
+``noise_for_flip(0.25)`` for mixtures (a 3-mixture differs from each component in a
+quarter of the positions).
 """
 
 from __future__ import annotations
@@ -41,24 +43,29 @@ import torch
 import models
 from experiments import zoo
 from experiments.corruption import flip, noise_for_flip, random_states
+from experiments.figures import palette
 from experiments.metrics import OUTCOMES, nearest, outcome_classes, overlap, symmetric_mixtures
-from experiments.pattern_set import derive_seed
 from experiments.patterns import random_patterns
+from experiments.seeds import derive_seed
+from experiments.theory import THEORY_COMPONENTS, THEORY_UNSTABLE
 
 NAME = "spurious"
 MODEL_CHOICES = zoo.HOPFIELD_MODELS
-DEFAULT_MODELS = (
-    "classical-hebb",
-    "classical-pseudoinverse",
-    "classical-storkey",
-    "dense-n3",
-    "dense-exp",
-    "modern-b1",
-    "oracle",
-)
+DEFAULT_MODELS = zoo.REPRESENTATIVE_MODELS
 STARTS = ("random", "corrupted", "mixture")
 MIXTURE_SIZE = 3
 MIXTURE_DISTANCE = 0.25  # expected Hamming fraction from a 3-mixture to each component
+# What ``python -m experiments spurious --help`` says besides the presets.
+ROWS = "per model x load x seed x start x outcome"
+FIGURES = ("spurious_outcomes", "spurious_mixtures")
+RUNTIME = {
+    "quick": "about 20 s, serial on 2 shared CPU cores (20 s measured)",
+    "paper": "not measured (N = 1000, 13 loads, 3 seeds)",
+}
+EXAMPLES = (
+    "python -m experiments spurious --preset quick --out results --models classical-hebb,dense-exp,modern-b1",
+    "python -m experiments spurious --set N=400 --set loads=0.03,0.05 --set starts=mixture",
+)
 #: Classes whose endpoint is (within 10 % of the bits) a stored pattern or its reverse.
 PURE = ("retrieved", "other stored", "reversed", "near stored")
 #: Fixed colour per outcome class, so that every panel and figure reads the same way.
@@ -79,12 +86,13 @@ class Config:
     """Spurious-state sweep: models x loads x seeds, each from ``n_starts`` starts of every kind."""
 
     models: tuple[str, ...] = DEFAULT_MODELS
-    n_units: int = 200
+    N: int = 200
     loads: tuple[float, ...] = (0.02, 0.03, 0.05, 0.08, 0.1, 0.14, 0.2, 0.3)
     starts: tuple[str, ...] = STARTS
     n_starts: int = 100
-    corruption: float = 0.4
+    flip: float = 0.4  # fraction of bits flipped (exactly) in the "corrupted" starts
     seeds: tuple[int, ...] = (0,)
+    device: str = "cpu"
 
 
 PRESETS = {
@@ -92,7 +100,7 @@ PRESETS = {
     "paper": Config(
         # N = 1000 as in theory.md 2.3: the share of pure endpoints from random starts is strongly
         # finite-size (about 0.65 at N = 200, 0.02 at N = 1000 for Hebb at alpha = 0.05).
-        n_units=1000,
+        N=1000,
         loads=(0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.12, 0.14, 0.17, 0.2, 0.25, 0.3),
         n_starts=100,
         seeds=(0, 1, 2),
@@ -103,12 +111,13 @@ PRESETS = {
 @dataclass(frozen=True)
 class Cell:
     model: str
-    n_units: int
+    N: int
     load: float
     starts: tuple[str, ...]
     n_starts: int
-    corruption: float
+    flip: float
     seed: int
+    device: str = "cpu"
 
 
 def cells(config: Config) -> list[Cell]:
@@ -116,14 +125,23 @@ def cells(config: Config) -> list[Cell]:
     if unknown:
         raise ValueError(f"unknown start kind(s) {unknown}; choose from {list(STARTS)}")
     return [
-        Cell(m, config.n_units, load, tuple(config.starts), config.n_starts, config.corruption, s)
+        Cell(
+            model=m,
+            N=config.N,
+            load=load,
+            starts=tuple(config.starts),
+            n_starts=config.n_starts,
+            flip=config.flip,
+            seed=s,
+            device=config.device,
+        )
         for m in config.models
         for load in config.loads
         for s in config.seeds
     ]
 
 
-def _unstable(net: models.AssociativeMemory, states: torch.Tensor, noise: float) -> torch.Tensor:
+def _unstable(net: models.AssociativeMemory, states: torch.Tensor, t: float) -> torch.Tensor:
     """Positions that one synchronous update of ``net`` would change at ``states``, ``bool (n, N)``.
 
     Such a position is *unstable* (its local field disagrees with it); asynchronous
@@ -133,83 +151,92 @@ def _unstable(net: models.AssociativeMemory, states: torch.Tensor, noise: float)
     """
     if hasattr(net, "unstable_sites"):
         return net.unstable_sites(states)
-    return net.retrieve(states, noise=noise, max_steps=1).states != states
+    return net.retrieve(states, noise=t, max_steps=1).states != states
 
 
-def _starts(kind: str, train: torch.Tensor, n: int, corruption: float, g: torch.Generator):
-    """Start states, their targets, the noise level the oracle gets, and mixture components."""
+def _starts(kind: str, train: torch.Tensor, n: int, f: float, g: torch.Generator):
+    """Start states, their targets, the diffusion time ``t`` the oracle gets, and mixture components."""
     K, N = train.shape
     if kind == "random":
         x = random_states(n, N, 2, generator=g)
         return x, train[nearest(x, train)[0]], 1.0, None
     if kind == "corrupted":
         src = train[torch.arange(n) % K]  # every pattern in turn
-        return flip(src, round(corruption * N), 2, generator=g), src, noise_for_flip(corruption), None
+        return flip(src, round(f * N), 2, generator=g), src, noise_for_flip(f), None
     x, comps = symmetric_mixtures(train, MIXTURE_SIZE, n=n, generator=g)
     return x, train[nearest(x, train)[0]], noise_for_flip(MIXTURE_DISTANCE), comps
 
 
 def run_cell(cell: Cell) -> list[dict]:
+    """Store ``K = load N`` random patterns; from every kind of start, run the dynamics and classify the end."""
     start = time.perf_counter()
-    N = cell.n_units
+    N = cell.N
     K = max(1, round(cell.load * N))
     ps = random_patterns(K, N, vocab_size=2, n_test=K, seed=cell.seed)  # same set for every model
-    net = zoo.build(cell.model).fit(ps.train, vocab_size=2)
+    net = zoo.build(cell.model, device=cell.device).fit(ps.train, vocab_size=2)
+    base = {"model": cell.model, "family": zoo.family(cell.model), "N": N, "K": K, "load": cell.load}
     rows = []
     for kind in cell.starts:
         if kind == "mixture" and K < MIXTURE_SIZE:
             continue  # no 3-mixture of fewer than three patterns
-        t0 = time.perf_counter()
-        g = torch.Generator().manual_seed(derive_seed(cell.seed, N, K, STARTS.index(kind)))
-        x, targets, t, comps = _starts(kind, ps.train, cell.n_starts, cell.corruption, g)
-        r = net.retrieve(x, noise=t, generator=g)
-        classes = outcome_classes(r.states, targets, ps.train, ps.test, r.converged, 2)
-        counts = pd.Series(classes).value_counts().reindex(OUTCOMES, fill_value=0)
-        o0 = overlap(x, ps.train)  # (n, K) signed
-        o = overlap(r.states, ps.train)  # (n, K) signed
-        m0, m = o0.abs(), o.abs()
-        extra = {
-            "start_max_overlap": float(m0.max(dim=1).values.mean()),
-            "mean_max_overlap": float(m.max(dim=1).values.mean()),
-            "unstable_bits": float("nan"),
-            "start_component_overlap": float("nan"),
-            "component_m1": float("nan"),
-            "component_m2": float("nan"),
-            "component_m3": float("nan"),
-        }
-        if comps is not None:
-            extra["unstable_bits"] = float(_unstable(net, x, t).double().mean())
-            # Overlaps with the three components, signed as in theory.md 2.3 (1/2 each at the start).
-            signed0 = o0.gather(1, comps)  # (n, 3)
-            signed = m.gather(1, comps).sort(dim=1, descending=True).values
-            extra["start_component_overlap"] = float(signed0.mean())
-            for j in range(MIXTURE_SIZE):
-                extra[f"component_m{j + 1}"] = float(signed[:, j].mean())
-        for outcome, count in counts.items():
-            rows.append(
-                {
-                    "model": cell.model,
-                    "family": zoo.family(cell.model),
-                    "n_units": N,
-                    "n_patterns": K,
-                    "load": cell.load,
-                    "start": kind,
-                    "seed": cell.seed,
-                    "pattern_hash": ps.hash,
-                    "outcome": outcome,
-                    "count": int(count),
-                    "share": count / len(x),
-                    "n_starts": len(x),
-                    "noise": t,
-                    **extra,
-                    "frac_converged": float(r.converged.double().mean()),
-                    "mean_steps": float(r.steps.double().mean()),
-                    "wall_s": time.perf_counter() - t0,
-                }
-            )
+        rows += _start_rows(net, cell, ps, kind, base)
     for row in rows:
         row["cell_wall_s"] = time.perf_counter() - start
     return rows
+
+
+def _start_rows(net, cell: Cell, ps, kind: str, base: dict) -> list[dict]:
+    """One kind of start: one row per outcome class with its count and share, plus overlap columns."""
+    t0 = time.perf_counter()
+    g = torch.Generator().manual_seed(derive_seed(cell.seed, base["N"], base["K"], STARTS.index(kind)))
+    x, targets, t, comps = _starts(kind, ps.train, cell.n_starts, cell.flip, g)
+    r = net.retrieve(x, noise=t, generator=g)
+    classes = outcome_classes(r.states, targets, ps.train, ps.test, r.converged, 2)
+    counts = pd.Series(classes).value_counts().reindex(OUTCOMES, fill_value=0)
+    extra = _overlap_columns(net, x, r.states, ps.train, comps, t)
+    return [
+        {
+            **base,
+            "start": kind,
+            "seed": cell.seed,
+            "pattern_hash": ps.hash,
+            "outcome": outcome,
+            "count": int(count),
+            "share": count / len(x),
+            "n_starts": len(x),
+            "flip": cell.flip if kind == "corrupted" else float("nan"),
+            "t": t,
+            **extra,
+            "frac_converged": float(r.converged.double().mean()),
+            "mean_steps": float(r.steps.double().mean()),
+            "wall_s": time.perf_counter() - t0,
+        }
+        for outcome, count in counts.items()
+    ]
+
+
+def _overlap_columns(net, x: torch.Tensor, final: torch.Tensor, train: torch.Tensor, comps, t: float) -> dict:
+    """Largest overlaps at the start and the end; for mixtures, their stability and component overlaps."""
+    o0 = overlap(x, train)  # (n, K) signed
+    m0, m = o0.abs(), overlap(final, train).abs()
+    extra = {
+        "start_max_overlap": float(m0.max(dim=1).values.mean()),
+        "mean_max_overlap": float(m.max(dim=1).values.mean()),
+        "unstable_bits": float("nan"),
+        "start_component_overlap": float("nan"),
+        "component_m1": float("nan"),
+        "component_m2": float("nan"),
+        "component_m3": float("nan"),
+    }
+    if comps is not None:
+        extra["unstable_bits"] = float(_unstable(net, x, t).double().mean())
+        # Overlaps with the three components (1/2 each at the start; Amit et al. 1985).
+        signed0 = o0.gather(1, comps)  # (n, 3)
+        signed = m.gather(1, comps).sort(dim=1, descending=True).values
+        extra["start_component_overlap"] = float(signed0.mean())
+        for j in range(MIXTURE_SIZE):
+            extra[f"component_m{j + 1}"] = float(signed[:, j].mean())
+    return extra
 
 
 # -- derived quantities ----------------------------------------------------------------
@@ -298,29 +325,21 @@ def _shares_figure(results: pd.DataFrame):
                 ax.set_xlabel("load K/N", fontsize=8)
     handles = [Patch(color=OUTCOME_COLOURS[o], label=o) for o in OUTCOMES]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title="final state")
-    n_units = int(results["n_units"].iloc[0])
-    corruption = results.loc[results["start"] == "corrupted", "noise"]
+    N = int(results["N"].iloc[0])
+    corrupted = results.loc[results["start"] == "corrupted", "flip"]
     fig.suptitle(
-        f"Where the dynamics end, random patterns, N = {n_units}"
-        + (" (corrupted: 40% flips of a stored pattern)" if len(corruption) else ""),
+        f"Where the dynamics end, random patterns, N = {N}"
+        + (f" (corrupted: {corrupted.iloc[0]:.0%} flips of a stored pattern)" if len(corrupted) else ""),
         fontsize=10,
     )
     fig.tight_layout()
     return fig
 
 
-#: Hebbian 3-mixtures in theory.md 2.3 (sim, N = 1000): load -> unstable-bit fraction at the mixture.
-THEORY_UNSTABLE = {0.003: 0.0, 0.01: 0.0, 0.02: 0.0, 0.03: 0.0027, 0.05: 0.0075, 0.08: 0.03}
-#: ... and load -> sorted |m| with the three components after asynchronous dynamics.
-THEORY_COMPONENTS = {0.03: (0.68, 0.34, 0.32), 0.05: (0.73, 0.13, 0.08)}
-
-
 def _mixture_figure(results: pd.DataFrame):
     """Unstable bits at the 3-mixtures and the component overlaps after the dynamics, against load."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
-
-    from experiments.figures import palette
 
     mix = mixture_stability(results)
     colours = palette(mix["model"].unique())
@@ -359,7 +378,7 @@ def _mixture_figure(results: pd.DataFrame):
     handles, labels = axes[0].get_legend_handles_labels()
     axes[0].get_legend().remove()
     fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(f"Symmetric 3-mixture states, random patterns, N = {int(results['n_units'].iloc[0])}", fontsize=10)
+    fig.suptitle(f"Symmetric 3-mixture states, random patterns, N = {int(results['N'].iloc[0])}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import models
 
-__all__ = ["MODEL_SPECS", "HOPFIELD_MODELS", "build", "family", "spec"]
+__all__ = ["MODEL_SPECS", "HOPFIELD_MODELS", "REPRESENTATIVE_MODELS", "build", "family", "spec"]
 
 #: display name -> (registry name, hyperparameters)
 MODEL_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -32,6 +32,16 @@ MODEL_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
 
 #: Memories that need no training (every experiment but the transition can afford them).
 HOPFIELD_MODELS = tuple(MODEL_SPECS)
+#: One or two of each family: the default of the studies that plot a panel per memory (basins, spurious).
+REPRESENTATIVE_MODELS = (
+    "classical-hebb",
+    "classical-pseudoinverse",
+    "classical-storkey",
+    "dense-n3",
+    "dense-exp",
+    "modern-b1",
+    "oracle",
+)
 
 
 def spec(name: str) -> tuple[str, dict[str, Any]]:

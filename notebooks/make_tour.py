@@ -78,7 +78,7 @@ print("trajectory", tuple(r.trajectory.shape), "(T, B, L);  energies", tuple(r.e
         "code",
         """import matplotlib.pyplot as plt
 
-from experiments.demo_figures import show_state
+from experiments.demos.drawing import show_state
 
 fig, ax = plt.subplots(2, 5, figsize=(9, 3.8))
 for b in range(2):

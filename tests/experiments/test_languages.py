@@ -7,7 +7,6 @@ import importlib.util
 import pytest
 import torch
 
-from experiments import text as text_module
 from experiments.patterns import (
     TEXT_VOCAB,
     decode_text,
@@ -21,6 +20,7 @@ from experiments.patterns import (
     random_patterns,
     text_patterns,
 )
+from experiments.patterns import text as text_module
 
 # -- div4 ----------------------------------------------------------------------------------
 

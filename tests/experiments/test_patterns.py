@@ -159,16 +159,16 @@ def test_biased_activity():
 
 
 def test_prototypes_are_noisy_copies():
-    ps = prototype_patterns(4, 25, 200, flip=0.1, vocab_size=3, n_test=8, seed=2)
+    ps = prototype_patterns(4, 25, 200, p_change=0.1, vocab_size=3, n_test=8, seed=2)
     centres = prototype_centres(ps)
     assert ps.train.shape == (100, 200) and ps.test.shape == (8, 200) and centres.shape == (4, 200)
     changed = ps.train != centres[torch.arange(100) % 4]
     # 20 000 Bernoulli(0.1) changes: sd 0.0021.
     assert abs(changed.float().mean().item() - 0.1) < 0.012
     assert (ps.test != centres[torch.arange(8) % 4]).float().mean() < 0.2
-    small = prototype_patterns(4, 5, 200, flip=0.1, vocab_size=3, n_test=8, seed=2)
+    small = prototype_patterns(4, 5, 200, p_change=0.1, vocab_size=3, n_test=8, seed=2)
     assert torch.equal(small.train, ps.train[:20]) and torch.equal(small.test, ps.test)
-    exact = prototype_patterns(2, 3, 10, flip=0.0)
+    exact = prototype_patterns(2, 3, 10, p_change=0.0)
     assert torch.equal(exact.train, prototype_centres(exact).repeat(3, 1))
 
 
@@ -180,7 +180,7 @@ def test_prototypes_are_noisy_copies():
         (lambda: random_patterns(3, 5, seed=-1), ValueError, "seed must"),
         (lambda: random_patterns(3.0, 5), TypeError, "K must"),
         (lambda: biased_patterns(3, 5, activity=1.5), ValueError, "activity must"),
-        (lambda: prototype_patterns(2, 2, 5, flip=-0.1), ValueError, "flip must"),
+        (lambda: prototype_patterns(2, 2, 5, p_change=-0.1), ValueError, "p_change must"),
         (lambda: prototype_patterns(2, 0, 5), ValueError, "per_prototype must"),
         (lambda: make_patterns("nope"), ValueError, "name must be one of"),
         (lambda: make_patterns("random", K=2), TypeError, "L"),

@@ -12,66 +12,79 @@ import pandas as pd
 import pytest
 
 from experiments import basins
+from experiments.patterns import binary_set
 
 
-def _run(model, dataset="random", n_units=200, load=0.1, rhos=(0.2,), n_trials=4, n_probe=30, seed=11):
-    cell = basins.Cell(model, dataset, n_units, load, tuple(rhos), n_trials, n_probe, 3, 0.1, seed)
+def _run(model, dataset="random", N=200, load=0.1, flips=(0.2,), n_trials=4, n_probe=30, seed=11):
+    cell = basins.Cell(
+        model=model,
+        dataset=dataset,
+        N=N,
+        load=load,
+        flips=tuple(flips),
+        n_trials=n_trials,
+        n_probe=n_probe,
+        n_prototypes=3,
+        prototype_p_change=0.1,
+        seed=seed,
+    )
     return pd.DataFrame(basins.run_cell(cell))
 
 
 def _stored(df):
-    return df[df["split"] == "stored"]
+    return df[df["split"] == "train"]
 
 
 def test_rows_are_tidy_and_carry_the_pattern_hash():
-    df = _run("classical-hebb", n_units=60, load=0.1, rhos=(0.1, 0.3), n_trials=3, n_probe=4)
+    df = _run("classical-hebb", N=60, load=0.1, flips=(0.1, 0.3), n_trials=3, n_probe=4)
     K = round(0.1 * 60)
     # one row per (split, pattern, rho); probes capped at n_probe per split
-    assert len(df) == 2 * 4 * 2 and df["n_patterns"].eq(K).all()
-    assert set(df["split"]) == {"stored", "held-out"} and df["pattern_hash"].nunique() == 1
-    assert df[["recovery", "exact", "m95"]].apply(lambda c: c.between(0, 1)).all().all()
-    assert sorted(df["n_flips"].unique()) == [6, 18]
+    assert len(df) == 2 * 4 * 2 and df["K"].eq(K).all()
+    assert set(df["split"]) == {"train", "test"} and df["pattern_hash"].nunique() == 1
+    assert df[["recovery", "frac_exact", "frac_m95"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert sorted(df["n_flip"].unique()) == [6, 18]
     # the same pattern set (and hash) for every model of the sweep
-    other = _run("modern-b1", n_units=60, load=0.1, rhos=(0.1,), n_trials=1, n_probe=1)
+    other = _run("modern-b1", N=60, load=0.1, flips=(0.1,), n_trials=1, n_probe=1)
     assert other["pattern_hash"].iloc[0] == df["pattern_hash"].iloc[0]
-    digits = basins.pattern_set("digits", 100, 0.14, 0)
+    digits = binary_set("digits", 100, 0.14, 0)
     assert digits.length == 64 and digits.n_train == digits.n_test == 9
 
 
 def test_hebbian_basin_at_low_load_c7a():
     # theory.md C7a: N = 500, alpha = 0.05, 20 % flips -> P(final m >= 0.95) = 1.00; assert >= 0.95.
-    df = _stored(_run("classical-hebb", n_units=500, load=0.05, rhos=(0.2,), n_trials=4, n_probe=25))
-    assert df["m95"].mean() >= 0.95
+    df = _stored(_run("classical-hebb", N=500, load=0.05, flips=(0.2,), n_trials=4, n_probe=25))
+    assert df["frac_m95"].mean() >= 0.95
     assert df["recovery"].mean() >= 0.95
     # exact recall too: below McEliece's N / (2 ln N) = 40 patterns nearly all are fixed points (C2a >= 0.94)
-    assert df["exact"].mean() >= 0.9
+    assert df["frac_exact"].mean() >= 0.9
 
 
 def test_hebbian_basin_near_capacity_shrinks_c7b():
     # theory.md C7b: N = 500, alpha = 0.13, 30 % flips -> 0.12 (0-0.28); assert <= 0.4.
-    df = _stored(_run("classical-hebb", n_units=500, load=0.13, rhos=(0.3,), n_trials=4, n_probe=25))
-    assert df["m95"].mean() <= 0.4
+    df = _stored(_run("classical-hebb", N=500, load=0.13, flips=(0.3,), n_trials=4, n_probe=25))
+    assert df["frac_m95"].mean() <= 0.4
 
 
 def test_recovery_is_non_increasing_in_rho_c7c():
     # theory.md C7c: P(m >= 0.95) monotone non-increasing in rho and alpha up to MC noise (+-0.1).
-    rhos = (0.1, 0.2, 0.3, 0.4)
-    low = _stored(_run("classical-hebb", load=0.05, rhos=rhos, n_trials=5, n_probe=20))
-    high = _stored(_run("classical-hebb", load=0.1, rhos=rhos, n_trials=5, n_probe=20))
+    flips = (0.1, 0.2, 0.3, 0.4)
+    low = _stored(_run("classical-hebb", load=0.05, flips=flips, n_trials=5, n_probe=20))
+    high = _stored(_run("classical-hebb", load=0.1, flips=flips, n_trials=5, n_probe=20))
     for df in (low, high):
-        for col in ("recovery", "m95", "exact"):
-            curve = df.groupby("rho")[col].mean().to_numpy()
+        for col in ("recovery", "frac_m95", "frac_exact"):
+            curve = df.groupby("flip")[col].mean().to_numpy()
             assert np.all(np.diff(curve) <= 0.1), (col, curve)
-    assert high.groupby("rho")["m95"].mean().iloc[-1] <= 0.2  # theory at alpha = 0.10, rho = 0.4: 0
+    assert high.groupby("flip")["frac_m95"].mean().iloc[-1] <= 0.2  # theory at alpha = 0.10, rho = 0.4: 0
     # ... and non-increasing in alpha at every rho
-    assert np.all(high.groupby("rho")["m95"].mean().to_numpy() <= low.groupby("rho")["m95"].mean().to_numpy() + 0.1)
+    hi, lo = (df.groupby("flip")["frac_m95"].mean().to_numpy() for df in (high, low))
+    assert np.all(hi <= lo + 0.1)
 
 
 def test_pseudoinverse_and_storkey_basins_at_alpha_03():
     # theory.md 2.4 (N = 200, zero diagonal, alpha = 0.3): P(m >= 0.95) from 10 % / 20 % flips 1.00 / 0.71;
     # 2.5: Storkey 0.92 / 0.46, Hebb 0 / 0.
     m95 = {
-        m: _stored(_run(m, load=0.3, rhos=(0.1, 0.2), n_trials=4)).groupby("rho")["m95"].mean()
+        m: _stored(_run(m, load=0.3, flips=(0.1, 0.2), n_trials=4)).groupby("flip")["frac_m95"].mean()
         for m in ("classical-pseudoinverse", "classical-storkey", "classical-hebb")
     }
     assert m95["classical-pseudoinverse"][0.1] >= 0.9
@@ -84,7 +97,7 @@ def test_dense_and_modern_retrieve_where_classical_fails():
     # alpha = 0.3 is twice the Hebbian alpha_c = 0.138, far below the dense n = 3 capacity
     # N^2 / (6 ln N) = 362 at N = 100 (theory.md 2.6) and the exponential capacity of modern nets.
     exact = {
-        m: _stored(_run(m, n_units=100, load=0.3, rhos=(0.2,), n_trials=4))["exact"].mean()
+        m: _stored(_run(m, N=100, load=0.3, flips=(0.2,), n_trials=4))["frac_exact"].mean()
         for m in ("dense-n3", "modern-b1", "oracle", "classical-hebb")
     }
     assert exact["dense-n3"] >= 0.95 and exact["modern-b1"] >= 0.95 and exact["oracle"] >= 0.95
@@ -92,15 +105,15 @@ def test_dense_and_modern_retrieve_where_classical_fails():
 
 
 def test_held_out_random_patterns_have_no_basin_but_prototypes_do():
-    rnd = _run("classical-hebb", n_units=100, load=0.1, rhos=(0.1, 0.2), n_trials=4)
-    held = rnd[rnd["split"] == "held-out"]
+    rnd = _run("classical-hebb", N=100, load=0.1, flips=(0.1, 0.2), n_trials=4)
+    held = rnd[rnd["split"] == "test"]
     # an unseen random pattern is no attractor: never retrieved, and the flipped bits are restored
     # at most at chance (the final state is pulled toward the query, so slightly below 1/2)
-    assert held["exact"].max() == 0.0 and held["recovery"].mean() <= 0.55
+    assert held["frac_exact"].max() == 0.0 and held["recovery"].mean() <= 0.55
     # Hebbian examples of 3 prototypes (10 % noise) merge into the prototype, which is closer to a
     # held-out example than any stored example: most flipped bits of held-out examples come back.
-    proto = _run("classical-hebb", "prototypes", n_units=100, load=0.1, rhos=(0.1, 0.2), n_trials=4)
-    assert proto.loc[proto["split"] == "held-out", "recovery"].mean() >= held["recovery"].mean() + 0.2
+    proto = _run("classical-hebb", "prototypes", N=100, load=0.1, flips=(0.1, 0.2), n_trials=4)
+    assert proto.loc[proto["split"] == "test", "recovery"].mean() >= held["recovery"].mean() + 0.2
 
 
 def test_critical_radii_scan_stops_at_first_failure():
@@ -108,8 +121,8 @@ def test_critical_radii_scan_stops_at_first_failure():
     for pattern, exact in enumerate(([1.0, 0.9, 0.5, 1.0], [0.8, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0])):
         for rho, e in zip((0.1, 0.2, 0.3, 0.4), exact, strict=True):
             rows.append(
-                dict(model="m", dataset="random", n_units=10, load=0.1, seed=0, split="stored", pattern=pattern)
-                | dict(rho=rho, exact=e, recovery=min(1.0, e + 0.1))
+                dict(model="m", dataset="random", N=10, load=0.1, seed=0, split="train", pattern=pattern)
+                | dict(flip=rho, frac_exact=e, recovery=min(1.0, e + 0.1))
             )
     radii = basins.critical_radii(pd.DataFrame(rows)).set_index("pattern")
     assert radii.loc[0, "critical_radius"] == 0.2  # the lucky 0.4 after a failure does not count
@@ -134,9 +147,9 @@ def test_plot_returns_figures_from_a_table():
     cfg = basins.Config(
         models=("classical-hebb", "modern-b1"),
         datasets=("random", "digits"),
-        n_units=40,
+        N=40,
         loads=(0.1,),
-        rhos=(0.1, 0.3),
+        flips=(0.1, 0.3),
         n_trials=2,
         n_probe=3,
     )
@@ -155,9 +168,9 @@ def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):
     tiny = basins.Config(
         models=("classical-hebb", "oracle"),
         datasets=("random", "prototypes"),
-        n_units=30,
+        N=30,
         loads=(0.1,),
-        rhos=(0.1, 0.3),
+        flips=(0.1, 0.3),
         n_trials=2,
         n_probe=2,
     )
@@ -166,7 +179,7 @@ def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):
     root = tmp_path / "basins"
     assert (root / "results.parquet").exists()
     info = json.loads((root / "run.json").read_text())
-    assert info["config"]["n_units"] == 30
+    assert info["config"]["N"] == 30
     assert len(results) == 2 * 2 * 2 * 2 * 2  # models x datasets x splits x patterns x rhos
     names = {p.name for p in paths}
     for stem in ("basins_recovery", "basins_exact", "basins_radius"):
@@ -181,9 +194,9 @@ def test_quick_preset_orders_the_memories():
     cfg = dataclasses.replace(basins.PRESETS["quick"], datasets=("random",))
     df = pd.DataFrame([r for c in basins.cells(cfg) for r in basins.run_cell(c)])
     radii = basins.critical_radii(df)
-    stored = radii[radii["split"] == "stored"].groupby(["model", "load"])["critical_radius"].mean()
+    stored = radii[radii["split"] == "train"].groupby(["model", "load"])["critical_radius"].mean()
     assert stored[("modern-b1", 0.14)] >= stored[("classical-pseudoinverse", 0.14)] >= stored[("classical-hebb", 0.14)]
     assert stored[("classical-hebb", 0.14)] <= 0.15 <= stored[("classical-hebb", 0.05)]
     hebb = stored.loc["classical-hebb"].sort_index().to_numpy()
     assert np.all(np.diff(hebb) <= 0.02)  # basins shrink with load (C7c)
-    assert radii.loc[radii["split"] == "held-out", "critical_radius"].max() == 0.0
+    assert radii.loc[radii["split"] == "test", "critical_radius"].max() == 0.0

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from experiments import capacity
+from experiments import capacity, theory
 
 
 def test_theory_loads_match_theory_md():
@@ -20,7 +20,7 @@ def test_theory_loads_match_theory_md():
     th200 = capacity.theory_loads(200)
     assert th200["Storkey N/sqrt(2 ln N)"] * 200 == pytest.approx(61, abs=0.6)
     assert th200["McEliece N/(2 ln N)"] * 200 == pytest.approx(19, abs=0.5)
-    assert capacity.double_factorial(5) == 15
+    assert theory.double_factorial(5) == 15
 
 
 def test_noise_for_flip_inverts_the_changed_fraction():
@@ -30,9 +30,9 @@ def test_noise_for_flip_inverts_the_changed_fraction():
     for V, rho in ((2, 0.05), (2, 0.1), (2, 0.3), (32, 0.25)):
         t = noise_for_flip(rho, V)
         assert (1 - alpha(t)) * (1 - 1 / V) == pytest.approx(rho)
-    with pytest.raises(ValueError, match="rho"):
+    with pytest.raises(ValueError, match="flip"):
         noise_for_flip(0.6, 2)
-    with pytest.raises(ValueError, match="rho"):
+    with pytest.raises(ValueError, match="flip"):
         noise_for_flip(-0.1, 2)
 
 
@@ -48,7 +48,7 @@ def test_every_model_gets_identical_queries(monkeypatch):
 
     monkeypatch.setattr(capacity, "flip", spy)
     for model in ("classical-hebb", "modern-b1"):
-        capacity.run_cell(capacity.Cell(model, 50, 0.1, 0.1, 10, 3))
+        capacity.run_cell(capacity.Cell(model=model, N=50, load=0.1, flip=0.1, n_probe=10, seed=3))
     a, b = seen["q"]
     assert torch.equal(a, b)
 
@@ -56,15 +56,15 @@ def test_every_model_gets_identical_queries(monkeypatch):
 def test_capacity_estimate_stops_at_first_failure():
     rows = []
     for load, ok in ((0.1, 1.0), (0.2, 0.95), (0.3, 0.5), (0.4, 0.95)):
-        rows.append({"model": "m", "n_units": 10, "load": load, "frac_m95": ok, "frac_exact": ok})
-    rows.append({"model": "never", "n_units": 10, "load": 0.1, "frac_m95": 1.0, "frac_exact": 0.0})
+        rows.append({"model": "m", "N": 10, "load": load, "frac_m95": ok, "frac_exact": ok})
+    rows.append({"model": "never", "N": 10, "load": 0.1, "frac_m95": 1.0, "frac_exact": 0.0})
     est = capacity.capacity_estimates(pd.DataFrame(rows)).set_index("model")
     assert est.loc["m", "capacity_load"] == 0.2 and not est.loc["m", "beyond_grid"]
     assert est.loc["never", "beyond_grid"] and math.isnan(est.loc["never", "capacity_load_exact"])
 
 
-def _sweep(model, loads, n_units=200, seeds=(101, 102, 103)):
-    cfg = capacity.Config(models=(model,), n_units=n_units, loads=loads, loads_high=(), seeds=seeds)
+def _sweep(model, loads, N=200, seeds=(101, 102, 103)):
+    cfg = capacity.Config(models=(model,), N=N, loads=loads, loads_high=(), seeds=seeds)
     return pd.DataFrame([row for cell in capacity.cells(cfg) for row in capacity.run_cell(cell)])
 
 

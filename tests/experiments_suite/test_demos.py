@@ -86,7 +86,7 @@ def test_beta_regimes(tmp_path):
 
 
 def test_diffusion_claims(tmp_path):
-    from experiments.demo_text import MANY, load_pretrained, text_set
+    from experiments.demos.pretrained import MANY, load_pretrained, text_set
 
     usable = load_pretrained(text_set(MANY["K"])) is not None
     d = demos.diffusion(tmp_path, seed=0, many_steps=None if usable else 50)
@@ -113,15 +113,15 @@ def test_diffusion_claims(tmp_path):
 def test_shipped_text_network_loads_through_the_memory_contract():
     import torch
 
-    from experiments.demo_text import MANY, PRETRAINED, load_pretrained, text_set
-    from models.diffusion.memory import DiffusionMemory
+    from experiments.demos.pretrained import MANY, PRETRAINED, load_pretrained, text_set
+    from models.diffusion.train import load_checkpoint
 
     patterns = text_set(MANY["K"])
-    if load_pretrained(patterns) is None:
+    memory = load_pretrained(patterns)
+    if memory is None:
         pytest.skip("the shipped weights were trained on the Lee corpus (gensim not installed)")
-    memory = DiffusionMemory.from_checkpoint(PRETRAINED, patterns.train, sampler="fixed_point")
     assert memory.train_steps == MANY["memory"]["train_steps"] and memory.vocab_size_ == patterns.vocab_size
-    net, _ = load_pretrained(patterns)
+    net, _ = load_checkpoint(PRETRAINED)
     ref, new = net.state_dict(), memory.model_.state_dict()
     assert ref.keys() == new.keys() and all(torch.equal(ref[k], new[k]) for k in ref)
     from experiments.corruption import resample
@@ -136,7 +136,7 @@ def test_shipped_text_network_loads_through_the_memory_contract():
 
 def test_diffusion_without_the_lee_corpus(tmp_path):
     """Without gensim the text is Python's documentation: the pretrained weights are refused, a stand-in is trained."""
-    from experiments.demo_text import load_pretrained, text_set
+    from experiments.demos.pretrained import load_pretrained, text_set
 
     assert load_pretrained(text_set(1000, source="pydoc")) is None  # other training set, other hash
     d = demos.diffusion(tmp_path, seed=0, source="pydoc", few_steps=100, many_steps=40, n_generate=4)

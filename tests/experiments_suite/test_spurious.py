@@ -12,8 +12,9 @@ from experiments import spurious
 from experiments.metrics import OUTCOMES
 
 
-def _run(model, n_units=200, load=0.05, starts=spurious.STARTS, n_starts=40, seed=5):
-    return pd.DataFrame(spurious.run_cell(spurious.Cell(model, n_units, load, tuple(starts), n_starts, 0.4, seed)))
+def _run(model, N=200, load=0.05, starts=spurious.STARTS, n_starts=40, seed=5):
+    cell = spurious.Cell(model=model, N=N, load=load, starts=tuple(starts), n_starts=n_starts, flip=0.4, seed=seed)
+    return pd.DataFrame(spurious.run_cell(cell))
 
 
 def _shares(df, start):
@@ -25,23 +26,23 @@ def _pure(shares):
 
 
 def test_rows_are_tidy_and_shares_sum_to_one():
-    df = _run("classical-hebb", n_units=100, load=0.05, n_starts=12)
+    df = _run("classical-hebb", N=100, load=0.05, n_starts=12)
     assert len(df) == len(spurious.STARTS) * len(OUTCOMES)
     assert df.groupby("start")["share"].sum().round(12).eq(1.0).all()
     assert df.groupby("start")["count"].sum().eq(12).all()
     assert df["pattern_hash"].nunique() == 1
     # the same pattern set for every model
-    assert _run("modern-b1", n_units=100, load=0.05, n_starts=2)["pattern_hash"].iloc[0] == df["pattern_hash"].iloc[0]
+    assert _run("modern-b1", N=100, load=0.05, n_starts=2)["pattern_hash"].iloc[0] == df["pattern_hash"].iloc[0]
     # mixture-only columns are NaN elsewhere
     assert df.loc[df["start"] != "mixture", "unstable_bits"].isna().all()
     # no 3-mixture of two patterns: that start kind is skipped, not an error
-    assert "mixture" not in set(_run("classical-hebb", n_units=100, load=0.02, n_starts=3)["start"])
+    assert "mixture" not in set(_run("classical-hebb", N=100, load=0.02, n_starts=3)["start"])
 
 
 def test_hebbian_3_mixtures_are_fixed_points_at_alpha_001_c6ab():
     # theory.md C6a: overlap 1/2 with each component (|m - 0.5| < 0.05 at N = 1000);
     # C6b: N = 1000, p = 10: unstable-bit fraction at the mixture == 0, so the dynamics leave it alone.
-    df = _run("classical-hebb", n_units=1000, load=0.01, starts=("mixture",), n_starts=20)
+    df = _run("classical-hebb", N=1000, load=0.01, starts=("mixture",), n_starts=20)
     row = df.iloc[0]
     assert abs(row["start_component_overlap"] - 0.5) < 0.05
     assert row["unstable_bits"] == 0.0
@@ -52,7 +53,7 @@ def test_hebbian_3_mixtures_are_fixed_points_at_alpha_001_c6ab():
 def test_hebbian_3_mixtures_destabilise_at_alpha_005_c6c():
     # theory.md C6c: N = 1000, p = 50: unstable fraction 0.0077 (0.003-0.011); assert mean > 0.002.
     # After the dynamics the state drifts toward one component (sorted |m| 0.73 / 0.13 / 0.08).
-    df = _run("classical-hebb", n_units=1000, load=0.05, starts=("mixture",), n_starts=20)
+    df = _run("classical-hebb", N=1000, load=0.05, starts=("mixture",), n_starts=20)
     row = df.iloc[0]
     assert row["unstable_bits"] > 0.002
     assert row["component_m1"] - row["component_m3"] > 0.2
@@ -63,7 +64,7 @@ def test_hebbian_random_starts_end_in_spurious_states_at_alpha_005():
     # 56 mixture-like, 4 spin-glass-like.  Three reference draws of this code gave 0, 2 and 1 of 60; the
     # bound 9 of 60 leaves room for a true rate of a few per cent (P(>= 9 | p = 0.05) < 0.01).  The share
     # of pure endpoints is strongly finite-size: about 0.65 at N = 200 and 0.23 at N = 600 in the same code.
-    df = _run("classical-hebb", n_units=1000, load=0.05, starts=("random",), n_starts=60)
+    df = _run("classical-hebb", N=1000, load=0.05, starts=("random",), n_starts=60)
     shares = _shares(df, "random")
     assert _pure(shares) <= 9 / 60
     assert shares["mixture-like"] + shares["spin-glass-like"] >= 1 - 9 / 60 - 1e-12
@@ -97,7 +98,7 @@ def test_plot_and_summary_from_a_table():
     from experiments.figures import set_style
 
     set_style()
-    cfg = spurious.Config(models=("classical-hebb", "modern-b1"), n_units=60, loads=(0.05, 0.1), n_starts=6)
+    cfg = spurious.Config(models=("classical-hebb", "modern-b1"), N=60, loads=(0.05, 0.1), n_starts=6)
     df = pd.DataFrame([r for c in spurious.cells(cfg) for r in spurious.run_cell(c)])
     figs = spurious.plot(df, {})
     assert set(figs) == {"spurious_outcomes", "spurious_mixtures"}
@@ -112,13 +113,13 @@ def test_plot_and_summary_from_a_table():
 def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):
     from experiments.cli import run_experiment
 
-    tiny = spurious.Config(models=("classical-hebb", "oracle"), n_units=40, loads=(0.1,), n_starts=4)
+    tiny = spurious.Config(models=("classical-hebb", "oracle"), N=40, loads=(0.1,), n_starts=4)
     monkeypatch.setitem(spurious.PRESETS, "quick", tiny)
     results, paths = run_experiment("spurious", preset="quick", out=tmp_path, progress=False)
     root = tmp_path / "spurious"
     assert (root / "results.parquet").exists()
     info = json.loads((root / "run.json").read_text())
-    assert info["config"]["n_units"] == 40
+    assert info["config"]["N"] == 40
     assert len(results) == 2 * len(spurious.STARTS) * len(OUTCOMES)
     names = {p.name for p in paths}
     for stem in ("spurious_outcomes", "spurious_mixtures"):

@@ -18,15 +18,15 @@ import torch
 from experiments import transition as tr
 
 TINY = tr.Config(
-    ks=(2, 6),
-    length=8,
-    vocab_size=8,
+    Ks=(2, 6),
+    N=8,
+    V=8,
     train_steps=20,
     batch_size=16,
     d_model=16,
     n_heads=2,
     n_layers=1,
-    times=(0.1, 0.5),
+    ts=(0.1, 0.5),
     n_eval=6,
     n_generate=6,
 )
@@ -48,7 +48,7 @@ def tiny_table(tmp_path_factory):
 
 
 def test_cells_are_nested_in_k_and_checkpoint_keys_ignore_evaluation(tmp_path):
-    cells = tr.cells(dataclasses.replace(TINY, ks=(8, 2, 4), seeds=(0, 1)), out=tmp_path)
+    cells = tr.cells(dataclasses.replace(TINY, Ks=(8, 2, 4), seeds=(0, 1)), out=tmp_path)
     assert [c.K for c in cells] == [2, 2, 4, 4, 8, 8]
     assert len({c.data for c in cells}) == 2  # one pool and one test set per seed, the same for every K
     assert len({c.data for c in cells if c.seed == 0}) == 1
@@ -58,7 +58,7 @@ def test_cells_are_nested_in_k_and_checkpoint_keys_ignore_evaluation(tmp_path):
     other_eval = dataclasses.replace(c, evaluation=dataclasses.replace(c.evaluation, dt=0.05), models=("oracle",))
     assert tr.checkpoint_key(other_eval) == tr.checkpoint_key(c)
     # a larger test set (n_eval) leaves the training rows, hence the network, unchanged
-    more_queries = tr.cells(dataclasses.replace(TINY, ks=(8, 2, 4), seeds=(0, 1), n_eval=60), out=tmp_path)[0]
+    more_queries = tr.cells(dataclasses.replace(TINY, Ks=(8, 2, 4), seeds=(0, 1), n_eval=60), out=tmp_path)[0]
     assert more_queries.data != c.data and tr.checkpoint_key(more_queries) == tr.checkpoint_key(c)
     assert tr.checkpoint_key(cells[1]) != tr.checkpoint_key(c)  # seed
     assert tr.checkpoint_key(cells[2]) != tr.checkpoint_key(c)  # K
@@ -69,7 +69,7 @@ def test_cells_are_nested_in_k_and_checkpoint_keys_ignore_evaluation(tmp_path):
 
 @pytest.mark.parametrize(
     ("change", "match"),
-    [({"datasets": ("lm1b",)}, "dataset"), ({"models": ("modern",)}, "model"), ({"ks": ()}, "ks")],
+    [({"datasets": ("lm1b",)}, "dataset"), ({"models": ("modern",)}, "model"), ({"Ks": ()}, "Ks")],
 )
 def test_bad_config_raises_value_error(change, match):
     with pytest.raises(ValueError, match=match):
@@ -78,7 +78,7 @@ def test_bad_config_raises_value_error(change, match):
 
 @pytest.mark.parametrize("name", tr.DATASETS)
 def test_training_sets_are_prefixes_with_a_fixed_test_set(name):
-    data = tr.cells(dataclasses.replace(TINY, datasets=(name,), length=16))[0].data
+    data = tr.cells(dataclasses.replace(TINY, datasets=(name,), N=16))[0].data
     small, large = tr.make_patterns(data, 4), tr.make_patterns(data, 12)
     assert torch.equal(small.train, large.train[:4])
     assert torch.equal(small.test, large.test) and small.n_test == TINY.n_eval
@@ -104,11 +104,11 @@ def test_every_preset_has_data_for_its_largest_k(preset):
     config = tr.PRESETS[preset]
     if "text" in config.datasets and importlib.util.find_spec("gensim") is None:
         pytest.skip("the text presets need the Lee corpus (gensim)")
-    assert len(tr.cells(config)) == len(config.datasets) * len(config.ks) * len(config.seeds)
+    assert len(tr.cells(config)) == len(config.datasets) * len(config.Ks) * len(config.seeds)
 
 
 def test_a_text_pool_too_small_for_the_largest_k_fails_before_training():
-    config = dataclasses.replace(TINY, datasets=("text",), ks=(2, 10_000), length=16)
+    config = dataclasses.replace(TINY, datasets=("text",), Ks=(2, 10_000), N=16)
     with pytest.raises(ValueError, match="K \\+ n_test must be at most"):
         tr.cells(config)
 
@@ -128,7 +128,7 @@ def test_tiny_cell_rows_are_tidy(tiny_table):
         assert sub["pattern_hash"].nunique() == 1
         kinds = sub["kind"].value_counts()
         assert kinds["training"] == 1
-        assert kinds["recovery"] == len(tr.MODEL_CHOICES) * 2 * len(cfg.times)
+        assert kinds["recovery"] == len(tr.MODEL_CHOICES) * 2 * len(cfg.ts)
         assert kinds["generation"] == len(tr.MODEL_CHOICES)
         assert kinds["entropy"] == 2 * 3  # diffusion and oracle x train / test / generated
         assert kinds["divergence"] == 2
@@ -149,7 +149,7 @@ def test_tiny_cell_rows_are_tidy(tiny_table):
 def test_rerun_with_other_evaluation_loads_the_checkpoint(tiny_table):
     df, cfg = tiny_table
     assert not df.loc[df["kind"] == "training", "loaded"].any()
-    again = dataclasses.replace(cfg, ks=(2,), times=(0.25,), models=("diffusion",))
+    again = dataclasses.replace(cfg, Ks=(2,), ts=(0.25,), models=("diffusion",))
     rows = pd.DataFrame(tr.run_cell(tr.cells(again)[0]))
     assert rows.loc[rows["kind"] == "training", "loaded"].all()
     before = df[(df["kind"] == "training") & (df["K"] == 2)]["loss"].iloc[0]
@@ -165,7 +165,7 @@ def test_key_numbers_summary_and_figures(tiny_table):
     df, cfg = tiny_table
     table = tr.key_numbers(df)
     assert {"rec_train_0.1", "rec_test_0.5", "H_generated", "memorised", "kl_test"} <= set(table.columns)
-    assert len(table) == len(cfg.ks) * len(tr.MODEL_CHOICES)
+    assert len(table) == len(cfg.Ks) * len(tr.MODEL_CHOICES)
     text = tr.summary(df)
     assert "acceptance signatures" in text and "K=    2 oracle" in text
     set_style()
@@ -227,13 +227,13 @@ def test_acceptance_logic_passes_and_fails_on_hand_made_tables():
 def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):
     from experiments.cli import run_experiment
 
-    tiny = dataclasses.replace(TINY, ks=(3,), checkpoint_root=str(tmp_path / "ck"))
+    tiny = dataclasses.replace(TINY, Ks=(3,), checkpoint_root=str(tmp_path / "ck"))
     monkeypatch.setitem(tr.PRESETS, "quick", tiny)
     results, paths = run_experiment("transition", preset="quick", out=tmp_path, progress=False)
     root = tmp_path / "transition"
     assert (root / "results.parquet").exists()
     info = json.loads((root / "run.json").read_text())
-    assert info["config"]["ks"] == [3] and info["pattern_set_hashes"] == [results["pattern_hash"].iloc[0]]
+    assert info["config"]["Ks"] == [3] and info["pattern_set_hashes"] == [results["pattern_hash"].iloc[0]]
     assert any((tmp_path / "ck").iterdir())  # the trained network is kept
     names = {p.name for p in paths}
     assert {"transition_recovery.png", "transition_generations.pdf"} <= names

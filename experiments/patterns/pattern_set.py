@@ -3,8 +3,9 @@
 A pattern set is a training set ``train`` (the patterns a memory stores), a held-out
 ``test`` set drawn the same way (possibly empty), the alphabet size ``V``, a name and
 the generator parameters.  Its content hash makes "the same patterns" checkable: every
-results row carries it.  The generators live in :mod:`experiments.patterns`; this file
-holds the container, its persistence and the argument checks the generators share.
+results row carries it.  The generators live beside this file in :mod:`experiments.patterns`;
+this file holds the container, its persistence, the chunked draws that make every generator
+nested, and the argument checks the generators share.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from torch import Tensor
 
 from models.base import check_fraction, check_int  # re-exported: the generators' argument checks
 
-__all__ = ["PatternSet", "draw_rows", "derive_seed", "check_int", "check_fraction"]
+__all__ = ["PatternSet", "from_arrays", "draw_rows", "check_int", "check_fraction", "TRAIN", "TEST", "AUX"]
 
 #: Bumped when the file layout of :meth:`PatternSet.save` changes.
 FORMAT_VERSION = 1
@@ -31,13 +32,8 @@ FORMAT_VERSION = 1
 HASH_CHARS = 16
 
 
-def derive_seed(*parts: int) -> int:
-    """One deterministic 63-bit seed from small integers (e.g. seed, condition, repeat).
-
-    The experiments seed their query generators with it, so every model of a cell sees
-    the same queries.
-    """
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
+#: Streams of one seed (see :func:`draw_rows`): train rows, test rows, auxiliary draws.
+TRAIN, TEST, AUX = 0, 1, 2
 
 
 def draw_rows(seed: int, stream: int, n: int, draw, chunk: int = 256) -> np.ndarray:
@@ -75,6 +71,13 @@ def draw_rows(seed: int, stream: int, n: int, draw, chunk: int = 256) -> np.ndar
         # ``draw`` must still return shape (0, L) so that an empty test set knows its length.
         return np.asarray(draw(np.random.default_rng(0), 0), dtype=np.int64)
     return np.concatenate(parts, axis=0)
+
+
+def from_arrays(name: str, train: np.ndarray, test: np.ndarray, vocab_size: int, params: dict) -> PatternSet:
+    """A :class:`PatternSet` from ``int64`` arrays ``(K, L)`` and ``(K_test, L)`` (the generators' last step)."""
+    return PatternSet(
+        train=torch.from_numpy(train), test=torch.from_numpy(test), vocab_size=vocab_size, name=name, params=params
+    )
 
 
 def _jsonable(params: Any, name: str = "params") -> dict:

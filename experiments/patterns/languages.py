@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from experiments.pattern_set import PatternSet, check_int, draw_rows
+from experiments.patterns.pattern_set import AUX, TEST, TRAIN, PatternSet, check_int, draw_rows
 
 __all__ = [
     "div4_language",
@@ -95,8 +95,8 @@ def div4_language(
     params = {"K": K, "L": L, "vocab_size": V, "n_test": n_test, "seed": seed, "test_seed": test_seed}
     params.update(bos=V - 2, eos=V - 1)
     return PatternSet(
-        train=torch.from_numpy(draw_rows(seed, 0, K, draw)),
-        test=torch.from_numpy(draw_rows(test_seed, 0, n_test, draw)),
+        train=torch.from_numpy(draw_rows(seed, TRAIN, K, draw)),
+        test=torch.from_numpy(draw_rows(test_seed, TRAIN, n_test, draw)),
         vocab_size=V,
         name="div4",
         params=params,
@@ -201,7 +201,7 @@ def markov_language(
         rows = [np.sort(rng.choice(V, size=n_s, replace=False)) for _ in range(m)]
         return np.stack(rows) if rows else np.empty((0, n_s), dtype=np.int64)
 
-    table = draw_rows(seed, 2, V, draw_table, chunk=max(V, 1))  # (V, n_s): one stream, table independent of K
+    table = draw_rows(seed, AUX, V, draw_table, chunk=max(V, 1))  # (V, n_s): one stream, table independent of K
 
     def draw(rng: np.random.Generator, m: int) -> np.ndarray:
         seq = np.empty((m, L), dtype=np.int64)
@@ -213,8 +213,8 @@ def markov_language(
     params = {"K": K, "L": L, "vocab_size": V, "n_successors": n_s, "n_test": n_test, "seed": seed}
     params["successors"] = table.tolist()
     return PatternSet(
-        train=torch.from_numpy(draw_rows(seed, 0, K, draw)),
-        test=torch.from_numpy(draw_rows(seed, 1, n_test, draw)),
+        train=torch.from_numpy(draw_rows(seed, TRAIN, K, draw)),
+        test=torch.from_numpy(draw_rows(seed, TEST, n_test, draw)),
         vocab_size=V,
         name="markov",
         params=params,

@@ -1,10 +1,11 @@
-"""Drawing helpers of the teaching demos (:mod:`experiments.demos`): galleries and animations.
+"""Drawing helpers of the teaching demos (:mod:`experiments.demos`): galleries, text and animations.
 
-Two kinds of pictures:
+Three kinds of pictures:
 
 * galleries: small binary images (a state of ``L = h * w`` tokens drawn as pixels, ink
   black) or continuous states (grey levels), with a coloured frame that says what the
   state *is* (retrieved, another memory, reversed, mixture; see :data:`OUTCOME_COLOURS`);
+* text: :func:`draw_text` writes rows of sentences in monospace, wrong characters in red;
 * animations: :func:`animate` turns retrieval trajectories ``(T, B, L)`` into an
   animated GIF, one row of states per :class:`Track` with its energy (or entropy)
   curve beside it and a marker that moves along the curve.
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.figures import set_style
+
 __all__ = [
     "OUTCOME_COLOURS",
     "Track",
@@ -28,6 +31,7 @@ __all__ = [
     "outcome_legend",
     "animate",
     "save_png",
+    "draw_text",
 ]
 
 #: Frame colour of a state by outcome class (names as in :data:`experiments.metrics.OUTCOMES`).
@@ -57,8 +61,6 @@ OUTCOME_LABELS: dict[str, str] = {
 def setup() -> None:
     """The testbed style (:func:`experiments.figures.set_style`) with demo-sized titles."""
     import matplotlib
-
-    from experiments.figures import set_style
 
     set_style()
     matplotlib.rcParams.update({"axes.titlesize": 10, "figure.titlesize": 13, "figure.titleweight": "bold"})
@@ -345,3 +347,30 @@ def animate(
     durations[-1] += int(1000 * hold)
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, disposal=1)
     return path
+
+
+def draw_text(ax, rows, *, fontsize: float = 10.5, label_width: float = 0.24) -> None:
+    """Rows of ``(label, text, reference or None, colour of the label)`` in monospace; wrong characters red.
+
+    Characters that differ from the row's reference (the clean sentence) are drawn in
+    bold red, so a viewer sees at a glance what the corruption did and what was repaired.
+    """
+    ax.set_axis_off()
+    n = len(rows)
+    for i, (label, text, ref, colour) in enumerate(rows):
+        y = 1.0 - (i + 0.5) / n
+        ax.text(0.0, y, label, fontsize=fontsize - 1.5, va="center", ha="left", color=colour or "0.3")
+        width = (1.0 - label_width) / max(len(text), 1)
+        for j, ch in enumerate(text):
+            wrong = ref is not None and (j >= len(ref) or ref[j] != ch)
+            ax.text(
+                label_width + j * width,
+                y,
+                "\u00b7" if ch == " " else ch,
+                family="monospace",
+                fontsize=fontsize,
+                va="center",
+                ha="left",
+                color="#d62728" if wrong else "black",
+                fontweight="bold" if wrong else "normal",
+            )

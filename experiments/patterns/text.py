@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from experiments.pattern_set import PatternSet, check_int
+from experiments.patterns.pattern_set import PatternSet, check_int
 
 __all__ = ["TEXT_VOCAB", "load_sentences", "encode_text", "decode_text", "text_patterns"]
 
@@ -68,7 +68,7 @@ def _lee_sentences(path: Path) -> list[str]:
 
 
 def _pydoc_sentences() -> list[str]:
-    from pydoc_data.topics import topics
+    from pydoc_data.topics import topics  # 0.5 MB of text, read only when this source is used
 
     sentences = []
     for key in sorted(topics):

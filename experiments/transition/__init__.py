@@ -1,0 +1,121 @@
+"""Memorisation -> generalisation: a diffusion memory trained on more and more sequences.
+
+The laptop-scale version of the headline experiment of Pham et al. 2026
+(reference/paper.md sections 2-4 and the CPU recipe of section 6).  For every training
+set size ``K`` (nested subsets: the first ``K`` sequences of one fixed pool, one fixed
+held-out test set) a :class:`~models.diffusion.memory.DiffusionMemory` is trained for the
+*same* number of steps, and three memories are evaluated on the same queries:
+
+* ``diffusion``: the learned network (checkpoint kept per ``K`` under
+  ``OUT/transition/checkpoints/``, so that a rerun with other evaluation settings only
+  evaluates);
+* ``oracle``: the exact Bayes denoiser of the same ``K`` sequences (a modern Hopfield
+  update on one-hot codes at ``beta(t)``) through the same sampler: pure memory retrieval,
+  the control that never generalises;
+* ``classical``: the Potts classical Hopfield net (Hebbian couplings, asynchronous
+  updates) on the same tokens.
+
+Per cell (dataset, ``K``, model size, steps, seed, evaluation settings) the table gets
+
+* ``kind="recovery"``: token recovery and exact match of train and test sequences
+  corrupted at ``t`` (:func:`experiments.corruption.resample`) and restored by each memory
+  (diffusion / oracle: the stochastic ancestral sampler from ``t``, step ``dt``, final
+  noise removal; classical: asynchronous dynamics, which ignore ``t``);
+* ``kind="entropy"``: mean conditional entropy of the leave-one-out prediction at
+  ``t = 1e-5`` (paper.md 3) on clean train, test and generated sequences;
+* ``kind="generation"``: ``n_generate`` samples from pure noise (classical: from uniform
+  random states) classified memorised / spurious / generalised by Hamming thresholds
+  (:func:`experiments.metrics.classify_generations`, ``delta_m = delta_s = delta``), plus
+  exact copies and rule validity (div4 / Markov rule; for text, the share of complete
+  words that occur in the corpus);
+* ``kind="divergence"``: how far the learned prediction is from the memory's, as ``K``
+  grows: the mean over positions and sequences of ``KL(oracle || learned)`` between the
+  two leave-one-out predictions ``p(x_0^i | x_t^{-i})`` on train and test sequences
+  corrupted at ``divergence_t`` (the total variation is stored beside it).  The direction
+  oracle -> learned keeps the divergence finite where the oracle has zeros (tokens no
+  stored sequence has at a position) and weighs the oracle's modes: it grows when the
+  network stops reproducing the stored sequences;
+* ``kind="training"``: final training loss, training time, whether the checkpoint was
+  reused.
+
+Every row carries the content hash of its pattern set (train + test).
+
+Files: ``config.py`` (Config, presets, cells), ``data.py`` (pattern pools, rule scores),
+``training.py`` (network spec, checkpoint keys, the three memories), ``evaluation.py``
+(one cell, step by step), ``acceptance.py`` (key numbers, acceptance checks, summary),
+``figures.py``.
+"""
+
+from __future__ import annotations
+
+from experiments.transition.acceptance import (
+    LARGE_K,
+    LARGE_K_ENTROPY_RATIO,
+    LARGE_K_GAP,
+    LARGE_K_MARGIN,
+    ORACLE_RECOVERY,
+    SMALL_K,
+    SMALL_K_COPIES,
+    SMALL_K_ENTROPY,
+    SMALL_K_FLOOR,
+    SMALL_K_RECOVERY,
+    acceptance,
+    key_numbers,
+    summary,
+)
+from experiments.transition.config import (
+    DATA_SEED_STRIDE,
+    EXAMPLES,
+    FIGURES,
+    NAME,
+    PRESETS,
+    ROWS,
+    RUNTIME,
+    Cell,
+    Config,
+    EvalSpec,
+    cells,
+)
+from experiments.transition.data import DATASETS, DataSpec, make_patterns, rule_scores
+from experiments.transition.evaluation import SPLITS, divergence, run_cell
+from experiments.transition.figures import plot
+from experiments.transition.training import MODEL_CHOICES, NetSpec, build_memory, checkpoint_key
+
+__all__ = [
+    "NAME",
+    "MODEL_CHOICES",
+    "ROWS",
+    "FIGURES",
+    "RUNTIME",
+    "EXAMPLES",
+    "DATASETS",
+    "SPLITS",
+    "DATA_SEED_STRIDE",
+    "Config",
+    "PRESETS",
+    "Cell",
+    "DataSpec",
+    "NetSpec",
+    "EvalSpec",
+    "cells",
+    "make_patterns",
+    "rule_scores",
+    "checkpoint_key",
+    "build_memory",
+    "run_cell",
+    "divergence",
+    "key_numbers",
+    "acceptance",
+    "summary",
+    "plot",
+    "LARGE_K",
+    "LARGE_K_ENTROPY_RATIO",
+    "LARGE_K_GAP",
+    "LARGE_K_MARGIN",
+    "ORACLE_RECOVERY",
+    "SMALL_K",
+    "SMALL_K_COPIES",
+    "SMALL_K_ENTROPY",
+    "SMALL_K_FLOOR",
+    "SMALL_K_RECOVERY",
+]

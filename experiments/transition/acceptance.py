@@ -1,0 +1,153 @@
+"""The transition's verdicts: key numbers per (dataset, ``K``, model), acceptance checks and the printed summary.
+
+Everything here reads only the results table.  The acceptance checks are the signatures of
+the memorisation -> generalisation transition in the CPU recipe of Pham et al. (2026)
+(docs/transition.md lists them with the measured values).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from experiments.metrics import GENERATION_CLASSES
+
+__all__ = ["key_numbers", "acceptance", "summary"]
+
+#: Acceptance thresholds of the memorisation -> generalisation signatures (docs/transition.md):
+#: at the smallest K the network memorises, from K = 128 it generalises, the oracle never does.
+SMALL_K_RECOVERY = 0.97
+SMALL_K_ENTROPY = 0.15
+SMALL_K_COPIES = 0.9
+LARGE_K = 128
+LARGE_K_GAP = 0.07
+LARGE_K_MARGIN = 0.1
+ORACLE_RECOVERY = 0.94
+#: Two more criteria: at K <= 8 the learned test recovery stays within 0.1 of the oracle's
+#: floor; from K = 128 H_train / H_test >= 0.9.
+SMALL_K = 8
+SMALL_K_FLOOR = 0.1
+LARGE_K_ENTROPY_RATIO = 0.9
+
+
+_SHORT = {"recovery": "rec", "frac_exact": "exact"}  # column prefixes of key_numbers
+
+
+def key_numbers(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, K, model): recovery per split and t, entropies, generation classes.
+
+    Columns ``rec_<split>_<t>``, ``exact_<split>_<t>``, ``H_<split>``, the generation
+    shares, ``copy``, ``rule_valid`` and ``kl_<split>`` (diffusion only); means over seeds.
+    """
+    keys = ["dataset", "K", "model"]
+    parts = []
+    rec = results[results["kind"] == "recovery"]
+    if len(rec):
+        wide = rec.pivot_table(index=keys, columns=["split", "t"], values=["recovery", "frac_exact"], aggfunc="mean")
+        wide.columns = [f"{_SHORT[v]}_{s}_{t:g}" for v, s, t in wide.columns]
+        parts.append(wide)
+    ent = results[results["kind"] == "entropy"]
+    if len(ent):
+        wide = ent.pivot_table(index=keys, columns="split", values="entropy", aggfunc="mean")
+        wide.columns = [f"H_{c}" for c in wide.columns]
+        parts.append(wide)
+    gen = results[results["kind"] == "generation"]
+    if len(gen):
+        cols = [*GENERATION_CLASSES, "copy", "rule_valid", "rule_fraction"]
+        parts.append(gen.groupby(keys)[cols].mean())
+    div = results[results["kind"] == "divergence"]
+    if len(div):
+        wide = div.pivot_table(index=keys, columns="split", values="kl", aggfunc="mean")
+        wide.columns = [f"kl_{c}" for c in wide.columns]
+        parts.append(wide)
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, axis=1).sort_index()
+
+
+def acceptance(results: pd.DataFrame, dataset: str = "div4") -> pd.DataFrame:
+    """The acceptance signatures of the transition, measured on one dataset (means over seeds).
+
+    Also two more criteria: learned test recovery at the oracle's floor
+    for ``K <= 8`` and ``H_train / H_test >= 0.9`` from ``K = 128``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per check: ``check``, ``value`` (the worst case over the K / t it
+        covers), ``threshold``, ``passed``.
+    """
+    df = results[results["dataset"] == dataset]
+    rec = df[df["kind"] == "recovery"].groupby(["model", "split", "t", "K"])["recovery"].mean()
+    ks = sorted(df["K"].unique())
+    if not ks:
+        return pd.DataFrame(columns=["check", "value", "threshold", "passed"])
+    k0, large = ks[0], [k for k in ks if k >= LARGE_K]
+    ts = sorted(df.loc[df["kind"] == "recovery", "t"].unique())
+    rows = []
+
+    def add(check, value, threshold, passed):
+        rows.append({"check": check, "value": value, "threshold": threshold, "passed": bool(passed)})
+
+    learned = rec.loc["diffusion"] if "diffusion" in rec.index.get_level_values(0) else None
+    if learned is not None:
+        v = min(learned.loc[("train", t, k0)] for t in ts)
+        add(f"K={k0}: learned train recovery, min over t", v, f">= {SMALL_K_RECOVERY}", v >= SMALL_K_RECOVERY)
+        ent = df[(df["kind"] == "entropy") & (df["model"] == "diffusion")].groupby(["split", "K"])["entropy"].mean()
+        v = ent.loc[("train", k0)]
+        add(f"K={k0}: learned train entropy (nats)", v, f"<= {SMALL_K_ENTROPY}", v <= SMALL_K_ENTROPY)
+        gen = df[(df["kind"] == "generation") & (df["model"] == "diffusion")].groupby("K")["copy"].mean()
+        v = gen.loc[k0]
+        add(f"K={k0}: generations that copy a training sequence", v, f">= {SMALL_K_COPIES}", v >= SMALL_K_COPIES)
+        if "oracle" in rec.index.get_level_values(0):
+            for k in (k for k in ks if k <= SMALL_K):
+                v = max(learned.loc[("test", t, k)] - rec.loc[("oracle", "test", t, k)] for t in ts)
+                add(f"K={k}: learned - oracle test recovery, max over t", v, f"<= {SMALL_K_FLOOR}", v <= SMALL_K_FLOOR)
+        for k in large:
+            for t in (0.1, 0.25):
+                if t in ts:
+                    v = abs(learned.loc[("train", t, k)] - learned.loc[("test", t, k)])
+                    add(f"K={k}: |train - test| learned recovery, t={t}", v, f"<= {LARGE_K_GAP}", v <= LARGE_K_GAP)
+            v = gen.loc[k]
+            add(f"K={k}: generations that copy a training sequence", v, "== 0", v == 0)
+            v = ent.loc[("train", k)] / ent.loc[("test", k)]
+            add(f"K={k}: learned entropy train / test", v, f">= {LARGE_K_ENTROPY_RATIO}", v >= LARGE_K_ENTROPY_RATIO)
+            if "oracle" in rec.index.get_level_values(0) and 0.1 in ts:
+                v = learned.loc[("test", 0.1, k)] - rec.loc[("oracle", "test", 0.1, k)]
+                add(f"K={k}: learned - oracle test recovery, t=0.1", v, f">= {LARGE_K_MARGIN}", v >= LARGE_K_MARGIN)
+    if "oracle" in rec.index.get_level_values(0):
+        low = [t for t in ts if t <= 0.25]
+        v = min(rec.loc[("oracle", "train", t, k)] for t in low for k in ks)
+        add("oracle train recovery, min over K and t <= 0.25", v, f">= {ORACLE_RECOVERY}", v >= ORACLE_RECOVERY)
+    return pd.DataFrame(rows)
+
+
+def summary(results: pd.DataFrame) -> str:
+    table = key_numbers(results)
+    lines = []
+    for dataset, df in table.groupby(level="dataset", sort=False):
+        ts = sorted({float(c.rsplit("_", 1)[1]) for c in df.columns if c.startswith("rec_train_")})
+        tt = "/".join(f"{t:g}" for t in ts)
+        lines.append(
+            f"{dataset}: recovery train | test at t = {tt}; entropy train/test/generated; generations; KL train/test"
+        )
+        for (_, K, model), r in df.iterrows():
+            rec_tr = "/".join(f"{r.get(f'rec_train_{t:g}', math.nan):.2f}" for t in ts)
+            rec_te = "/".join(f"{r.get(f'rec_test_{t:g}', math.nan):.2f}" for t in ts)
+            ent = "/".join(f"{r.get(f'H_{s}', math.nan):.2f}" for s in ("train", "test", "generated"))
+            gen = (
+                f"mem {r.get('memorised', math.nan):.2f} spur {r.get('spurious', math.nan):.2f} "
+                f"gen {r.get('generalised', math.nan):.2f} copy {r.get('copy', math.nan):.2f} "
+                f"valid {r.get('rule_valid', math.nan):.2f}"
+            )
+            kl = ""
+            if not math.isnan(r.get("kl_test", math.nan)):
+                kl = f"  KL(oracle||learned) {r.get('kl_train', math.nan):.2f}/{r['kl_test']:.2f}"
+            lines.append(f"  K={K:5d} {model:9s} {rec_tr} | {rec_te}  H {ent}  {gen}{kl}")
+        checks = acceptance(results, dataset)
+        if len(checks) and dataset == "div4":
+            lines.append("  acceptance signatures:")
+            for c in checks.itertuples():
+                lines.append(f"    [{'pass' if c.passed else 'FAIL'}] {c.check}: {c.value:.3f} ({c.threshold})")
+    return "\n".join(lines)

@@ -1,0 +1,212 @@
+"""The transition sweep: its configuration, presets and cells.
+
+A :class:`Config` (flat, so that every field can be set from the command line) describes
+the sweep; :func:`cells` turns it into one :class:`Cell` per (dataset, ``K``, seed), whose
+data, network and evaluation settings are the sub-specs :class:`~.data.DataSpec`,
+:class:`~.training.NetSpec` and :class:`EvalSpec`, built from the config's fields by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from experiments.transition.data import DATASETS, DataSpec, make_patterns
+from experiments.transition.training import MODEL_CHOICES, NetSpec
+
+__all__ = [
+    "NAME",
+    "DATA_SEED_STRIDE",
+    "Config",
+    "PRESETS",
+    "EvalSpec",
+    "Cell",
+    "cells",
+    "ROWS",
+    "FIGURES",
+    "RUNTIME",
+    "EXAMPLES",
+]
+
+NAME = "transition"
+#: Seed ``s`` draws its pattern pools with ``data_seed + DATA_SEED_STRIDE * s``.
+DATA_SEED_STRIDE = 1000
+# What ``python -m experiments transition --help`` says besides the presets.
+ROWS = "per dataset x K x seed x model x kind (training / recovery / generation / entropy / divergence) x split x t"
+FIGURES = ("transition_recovery", "transition_entropy", "transition_generations", "transition_divergence")
+RUNTIME = {
+    "quick": "about 9 min with --backend joblib --jobs 2 on 2 CPU cores (520 s measured, fresh clone)",
+    "text": "about 8 min with --backend joblib --jobs 2 (489 s measured)",
+    "paper": "hours on CPU (not measured); minutes per cell with --device cuda",
+}
+EXAMPLES = (
+    "python -m experiments transition --preset quick --out results --backend joblib --jobs 2",
+    "python -m experiments transition --preset text --out results --backend joblib --jobs 2",
+    "python -m experiments transition --set Ks=4,64 --set train_steps=300 --set n_eval=128 --models diffusion,oracle",
+    "python -m experiments transition --preset paper --device cuda --backend joblib --jobs 2",
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Transition sweep: datasets x training set sizes ``Ks`` x seeds, all memories per cell.
+
+    ``N`` is the sequence length and ``V`` the alphabet size of the div4 and Markov
+    languages (text has its own 40-symbol alphabet).  ``ts`` are the diffusion times at
+    which queries are corrupted.  ``data_seed`` / ``test_seed`` fix the pools (div4: 42 / 41 as in the
+    paper; Markov and text use ``data_seed`` only) for seed 0; every seed in ``seeds``
+    draws its own pools (``data_seed + DATA_SEED_STRIDE * seed``) and seeds the network and
+    the samplers, so each seed is an independent replicate of the whole experiment.
+    ``checkpoint_root`` overrides where trained networks are kept (default:
+    ``OUT/transition/checkpoints``).
+    """
+
+    models: tuple[str, ...] = MODEL_CHOICES
+    datasets: tuple[str, ...] = ("div4",)
+    # paper.md 6.1's sweep; 8 values cost the same wall time as 7 with two workers.
+    Ks: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 1024)
+    V: int = 32
+    N: int = 32
+    data_seed: int = 42
+    test_seed: int = 41
+    text_source: str = "auto"
+    markov_successors: int = 2
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    train_steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    dropout: float = 0.0
+    ts: tuple[float, ...] = (0.1, 0.25, 0.5)
+    dt: float = 0.01
+    n_eval: int = 128  # queries per split and corruption level, and size of the test set
+    n_generate: int = 128
+    delta: float = 0.1
+    divergence_t: float = 0.25
+    seeds: tuple[int, ...] = (0,)
+    checkpoint_root: str | None = None
+    device: str = "cpu"
+
+
+PRESETS = {
+    # The CPU recipe of paper.md 6.1/6.4, ~10 minutes on 2 cores with --jobs 2, with three
+    # choices made within or beyond it (docs/transition.md, "Choice of the recipe"):
+    # * 1500 steps, the low end of 6.1's 1500-2000, and dropout 0.1 as in the paper's DiT
+    #   (paper.md 1.6).  With 2000 steps and no dropout this 184 k-parameter network still
+    #   memorised part of K = 128 (train - test gap 0.06-0.12 over seeds); now it memorises
+    #   up to K = 16, K = 32 is intermediate and the curves meet at K = 128.
+    # * 1024 queries per split instead of 6.4's 128: on one K = 128 network the gap's
+    #   standard deviation over query draws is ~0.04 with 128 queries, 0.018 with 512 and
+    #   ~0.008 with 2048 (the paper uses 5000).
+    "quick": Config(train_steps=1500, dropout=0.1, n_eval=1024),
+    # The same experiment on English sentences (character level, V = 40; the Lee corpus
+    # when gensim is installed), on the recipe as 6.4 writes it: English has no rule that
+    # a 185 k-parameter network learns in seconds as well as div4, so it trains the full
+    # 2000 steps without dropout, and a weaker test-recovery gain is expected.
+    "text": Config(datasets=("text",), Ks=(4, 8, 16, 32, 64, 128, 512, 2048)),
+    # More K values, a larger network, five times the steps, the paper's dropout, three
+    # seeds and both kinds of data: hours on CPU, minutes per cell on a GPU (device="cuda").
+    "paper": Config(
+        datasets=("div4", "text"),
+        Ks=(4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512, 1024, 2048),
+        d_model=128,
+        n_layers=4,
+        n_heads=4,
+        train_steps=10_000,
+        dropout=0.1,
+        ts=(0.05, 0.1, 0.25, 0.5, 1.0),
+        # the Lee corpus has 2441 sentences of L = 32: K = 2048 leaves room for 384 test ones
+        n_eval=384,
+        n_generate=512,
+        seeds=(0, 1, 2),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Evaluation settings (changing them reuses the checkpoints)."""
+
+    ts: tuple[float, ...]
+    dt: float
+    n_eval: int
+    n_generate: int
+    delta: float
+    divergence_t: float
+
+
+@dataclass(frozen=True)
+class Cell:
+    data: DataSpec
+    K: int
+    net: NetSpec
+    seed: int
+    evaluation: EvalSpec
+    models: tuple[str, ...]
+    checkpoint_root: str
+    device: str = "cpu"
+
+
+def _by_name(spec: type, config: Config):
+    """The sub-spec ``spec`` of a config, every field taken from the config field of the same name."""
+    return spec(**{f.name: getattr(config, f.name) for f in dataclasses.fields(spec)})
+
+
+def _check(config: Config) -> None:
+    unknown = [d for d in config.datasets if d not in DATASETS]
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {unknown}; choose from {list(DATASETS)}")
+    bad = [m for m in config.models if m not in MODEL_CHOICES]
+    if bad:
+        raise ValueError(f"unknown model(s) {bad}; choose from {list(MODEL_CHOICES)}")
+    if not config.Ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in config.Ks):
+        raise ValueError(f"Ks must be a non-empty tuple of ints >= 1, got {config.Ks!r}")
+    if not config.ts or any(not 0 < t <= 1 for t in config.ts):
+        raise ValueError(f"ts must be diffusion times in (0, 1], got {config.ts!r}")
+
+
+def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
+    """One cell per (dataset, ``K``, seed), ascending ``K``.
+
+    Parameters
+    ----------
+    config : Config
+    out : path, optional
+        Output root of the run: checkpoints go to ``out/transition/checkpoints`` unless
+        ``config.checkpoint_root`` is set; without either, ``results/transition/checkpoints``
+        (the CLI's default ``--out``).
+    """
+    _check(config)
+    if config.checkpoint_root is not None:
+        root = str(config.checkpoint_root)
+    else:
+        root = str(Path(out if out is not None else "results") / NAME / "checkpoints")
+    net = _by_name(NetSpec, config)
+    ev = dataclasses.replace(_by_name(EvalSpec, config), ts=tuple(float(t) for t in config.ts))
+    out_cells = []
+    for name in config.datasets:
+        for s in config.seeds:
+            # A seed is a whole replicate: the pattern pools are drawn anew with the network.
+            # Seed 0 keeps the paper's pools (div4: 42 / 41); the stride keeps the train and
+            # test pools of different seeds apart.
+            data = DataSpec(
+                name=name,
+                V=config.V,
+                N=config.N,
+                seed=config.data_seed + DATA_SEED_STRIDE * s,
+                test_seed=config.test_seed + DATA_SEED_STRIDE * s,
+                n_test=config.n_eval,
+                source=config.text_source,
+                n_successors=config.markov_successors,
+            )
+            make_patterns(data, max(config.Ks))  # a pool too small for the largest K fails now, not after hours
+            for K in sorted(config.Ks):
+                cell = Cell(
+                    data=data, K=K, net=net, seed=s, evaluation=ev, models=tuple(config.models), checkpoint_root=root
+                )
+                out_cells.append(dataclasses.replace(cell, device=config.device))
+    # ascending K across seeds, so that a progress bar fills evenly and small K finish first
+    out_cells.sort(key=lambda c: (c.data.name, c.K, c.seed))
+    return out_cells

@@ -1,0 +1,202 @@
+"""Figures of the transition, rebuilt from the results table alone.
+
+Recovery against ``K`` per memory (train solid, test dashed, one colour per ``t``),
+conditional entropy and its train gap, the classes of generations, and the divergence of the
+learned prediction from the exact one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from experiments.metrics import GENERATION_CLASSES
+from experiments.transition.acceptance import SMALL_K_ENTROPY
+from experiments.transition.training import MODEL_CHOICES
+
+__all__ = ["plot"]
+
+_MODEL_TITLES = {
+    "diffusion": "learned diffusion model",
+    "oracle": "exact Bayes denoiser (oracle)",
+    "classical": "classical Potts Hopfield",
+}
+_SPLIT_COLOURS = {"train": "C0", "test": "C3", "generated": "C2"}
+_CLASS_COLOURS = {"memorised": "#4c72b0", "spurious": "#dd8452", "generalised": "#55a868"}
+
+
+def _log_k_axis(ax, ks) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ks)
+    ax.set_xticklabels([str(k) for k in ks], fontsize=7)
+    ax.minorticks_off()
+
+
+def _recovery_figure(results: pd.DataFrame):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from matplotlib.lines import Line2D
+
+    rec = results[results["kind"] == "recovery"]
+    datasets = list(dict.fromkeys(rec["dataset"]))
+    mods = [m for m in MODEL_CHOICES if m in set(rec["model"])]
+    ts = sorted(rec["t"].unique())
+    colours = dict(zip(ts, sns.color_palette("viridis_r", n_colors=len(ts)), strict=True))
+    fig, axes = plt.subplots(
+        len(datasets), len(mods), figsize=(4.0 * len(mods), 3.3 * len(datasets)), sharey=True, squeeze=False
+    )
+    for i, ds in enumerate(datasets):
+        sub = rec[rec["dataset"] == ds]
+        mean = sub.groupby(["model", "split", "t", "K"])["recovery"].mean()
+        ks = sorted(sub["K"].unique())
+        for j, model in enumerate(mods):
+            ax = axes[i, j]
+            for t in ts:
+                for split, ls in (("train", "-"), ("test", "--")):
+                    if (model, split, t) in mean.index.droplevel("K"):
+                        y = mean.loc[(model, split, t)]
+                        ax.plot(y.index, y.values, ls=ls, marker="o", ms=3.5, color=colours[t], lw=1.6)
+            if model == "diffusion" and "oracle" in mods:
+                # the memory's floor on held-out data: what shared tokens alone restore
+                y = mean.loc[("oracle", "test", ts[0])]
+                ax.plot(y.index, y.values, ls=":", color="0.55", lw=1.0)
+            _log_k_axis(ax, ks)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_title(f"{_MODEL_TITLES[model]} ({ds})", fontsize=9)
+            ax.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
+            ax.set_ylabel("token recovery" if j == 0 else "")
+    handles = [Line2D([], [], color=colours[t], lw=2, label=f"t = {t:g}") for t in ts]
+    handles += [
+        Line2D([], [], color="0.2", ls="-", label="train"),
+        Line2D([], [], color="0.2", ls="--", label="test"),
+    ]
+    if "oracle" in mods and "diffusion" in mods:
+        handles.append(Line2D([], [], color="0.55", ls=":", label=f"oracle test, t = {ts[0]:g}"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, -0.04))
+    fig.suptitle("Token recovery of corrupted sequences against the number of training sequences", y=1.0)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def _entropy_figure(results: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    ent = results[results["kind"] == "entropy"]
+    datasets = list(dict.fromkeys(ent["dataset"]))
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(9.0, 3.3 * len(datasets)), squeeze=False)
+    for i, ds in enumerate(datasets):
+        mean = ent[ent["dataset"] == ds].groupby(["model", "split", "K"])["entropy"].mean()
+        ks = sorted(ent.loc[ent["dataset"] == ds, "K"].unique())
+        ax, gap_ax = axes[i]
+        for split in ("train", "test", "generated"):
+            if ("diffusion", split) in mean.index.droplevel("K"):
+                y = mean.loc[("diffusion", split)]
+                ax.plot(y.index, y.values, marker="o", ms=3.5, color=_SPLIT_COLOURS[split], label=f"learned, {split}")
+            if ("oracle", split) in mean.index.droplevel("K"):
+                y = mean.loc[("oracle", split)]
+                ax.plot(y.index, y.values, color=_SPLIT_COLOURS[split], lw=0.8, ls=":", alpha=0.7)
+        ax.axhline(SMALL_K_ENTROPY, color="0.7", lw=0.8)
+        ax.set_ylabel("mean conditional entropy (nats)")
+        ax.set_title(rf"entropy of $p(x_0^i \mid x^{{-i}})$ at t = 1e-5 ({ds}); dotted: oracle", fontsize=9)
+        ax.legend(fontsize=7, frameon=False)
+        if ("diffusion", "train") in mean.index.droplevel("K"):
+            tr = mean.loc[("diffusion", "train")]
+            for split in ("test", "generated"):
+                if ("diffusion", split) in mean.index.droplevel("K"):
+                    y = mean.loc[("diffusion", split)] - tr
+                    gap_ax.plot(
+                        y.index, y.values, marker="o", ms=3.5, color=_SPLIT_COLOURS[split], label=f"{split} - train"
+                    )
+        gap_ax.axhline(0.0, color="0.6", lw=0.8)
+        gap_ax.set_ylabel("entropy gap (nats)")
+        gap_ax.set_title("learned model: gap to the training sequences", fontsize=9)
+        gap_ax.legend(fontsize=7, frameon=False)
+        for a in (ax, gap_ax):
+            _log_k_axis(a, ks)
+            a.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
+    fig.tight_layout()
+    return fig
+
+
+def _generation_figure(results: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    gen = results[results["kind"] == "generation"]
+    datasets = list(dict.fromkeys(gen["dataset"]))
+    mods = [m for m in MODEL_CHOICES if m in set(gen["model"])]
+    fig, axes = plt.subplots(
+        len(datasets), len(mods), figsize=(4.0 * len(mods), 3.3 * len(datasets)), sharey=True, squeeze=False
+    )
+    cols = [*GENERATION_CLASSES, "copy", "rule_fraction", "rule_valid"]
+    for i, ds in enumerate(datasets):
+        for j, model in enumerate(mods):
+            ax = axes[i, j]
+            mean = gen[(gen["dataset"] == ds) & (gen["model"] == model)].groupby("K")[cols].mean().sort_index()
+            ks = mean.index.to_numpy()
+            ax.stackplot(
+                ks,
+                *(mean[c].to_numpy() for c in GENERATION_CLASSES),
+                labels=list(GENERATION_CLASSES),
+                colors=[_CLASS_COLOURS[c] for c in GENERATION_CLASSES],
+                alpha=0.85,
+            )
+            ax.plot(ks, mean["copy"], color="0.1", ls=":", marker="x", ms=4, label="exact copies")
+            if mean["rule_fraction"].notna().any():
+                label = "words in corpus" if ds == "text" else "pairs obeying the rule"
+                ax.plot(ks, mean["rule_fraction"], color="k", marker="o", ms=3.5, label=label)
+                label = "all words in corpus" if ds == "text" else "rule-valid sequences"
+                ax.plot(ks, mean["rule_valid"], color="k", ls="--", marker="s", ms=3, label=label)
+            _log_k_axis(ax, list(ks))
+            if len(ks) > 1:
+                ax.set_xlim(ks[0], ks[-1])
+            ax.set_ylim(0, 1)
+            ax.set_title(f"{_MODEL_TITLES[model]} ({ds})", fontsize=9)
+            ax.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
+            ax.set_ylabel("share of generations" if j == 0 else "")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, -0.04))
+    fig.suptitle("Generations from pure noise: memorised / spurious / generalised (Hamming thresholds)", y=1.0)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def _divergence_figure(results: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    div = results[results["kind"] == "divergence"]
+    datasets = list(dict.fromkeys(div["dataset"]))
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.3))
+    for k, ds in enumerate(datasets):
+        sub = div[div["dataset"] == ds]
+        mean = sub.groupby(["split", "K"])[["kl", "tv"]].mean()
+        for ax, col in zip(axes, ("kl", "tv"), strict=True):
+            for split, ls in (("train", "-"), ("test", "--")):
+                if split in mean.index.get_level_values(0):
+                    y = mean.loc[split, col]
+                    ax.plot(y.index, y.values, ls=ls, marker="o", ms=3.5, color=f"C{k}", label=f"{ds}, {split}")
+    t = div["t"].iloc[0] if len(div) else math.nan
+    ks = sorted(div["K"].unique())
+    for ax, label in zip(axes, ("KL(oracle || learned) (nats)", "total variation"), strict=True):
+        _log_k_axis(ax, ks)
+        ax.set_xlabel("training sequences K")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7, frameon=False)
+    axes[0].set_title(f"learned vs oracle leave-one-out prediction, t = {t:g}", fontsize=9)
+    axes[1].set_title("solid: corrupted train, dashed: corrupted test", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot(results: pd.DataFrame, run_info: dict) -> dict:
+    figures = {}
+    kinds = set(results["kind"])
+    if "recovery" in kinds:
+        figures["transition_recovery"] = _recovery_figure(results)
+    if "entropy" in kinds:
+        figures["transition_entropy"] = _entropy_figure(results)
+    if "generation" in kinds:
+        figures["transition_generations"] = _generation_figure(results)
+    if "divergence" in kinds:
+        figures["transition_divergence"] = _divergence_figure(results)
+    return figures
