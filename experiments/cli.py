@@ -141,7 +141,7 @@ def run_experiment(
         backend=backend,
         jobs=jobs,
         progress=progress,
-        device=config.device,
+        device=getattr(config, "device", "cpu"),
     )
     paths = plot_experiment(out, name) if figures else []
     if hasattr(module, "summary"):
@@ -154,17 +154,22 @@ def run_experiment(
 
 def _study_epilog(module: ModuleType) -> str:
     """What ``python -m experiments <study> --help`` shows below the options."""
-    name = module.NAME
+    # NAME, ROWS, FIGURES, RUNTIME, MODEL_CHOICES and EXAMPLES document the built-in studies;
+    # a user's own sweep module (docs/extending.md) may leave any of them out.
+    name = getattr(module, "NAME", module.__name__.rsplit(".", 1)[-1])
     doc = inspect.getdoc(module) or ""
     lines = [doc.split("\n\n")[0], ""] + doc.split("\n\n", 1)[1:2]
     lines += ["", "Writes:"]
-    lines.append(f"  OUT/{name}/results.parquet  one row {module.ROWS}; columns: docs/results.md")
+    rows = getattr(module, "ROWS", "per cell and condition")
+    lines.append(f"  OUT/{name}/results.parquet  one row {rows}; columns: docs/results.md")
     lines.append(f"  OUT/{name}/run.json         resolved config, its overrides, versions, git commit, device")
-    figures = ", ".join(f"{f}.png|pdf" for f in module.FIGURES)
-    lines.append(f"  OUT/{name}/figures/         {figures}")
-    lines += ["", "Run time (measured; rerunning skips finished cells):"]
-    lines += [f"  {preset:8s} {text}" for preset, text in module.RUNTIME.items()]
-    lines += ["", "Models (--models A,B or --set models=A,B):", "  " + ", ".join(module.MODEL_CHOICES)]
+    figures = ", ".join(f"{f}.png|pdf" for f in getattr(module, "FIGURES", ()))
+    lines.append(f"  OUT/{name}/figures/         {figures or 'whatever plot() returns'}")
+    if hasattr(module, "RUNTIME"):
+        lines += ["", "Run time (measured; rerunning skips finished cells):"]
+        lines += [f"  {preset:8s} {text}" for preset, text in module.RUNTIME.items()]
+    if hasattr(module, "MODEL_CHOICES"):
+        lines += ["", "Models (--models A,B or --set models=A,B):", "  " + ", ".join(module.MODEL_CHOICES)]
     quick = module.PRESETS["quick"]
     lines += ["", "Preset quick (the defaults; change any field with --set FIELD=VALUE, tuples as comma lists):"]
     lines += [f"  {line}" for line in describe(quick)]
@@ -173,7 +178,7 @@ def _study_epilog(module: ModuleType) -> str:
             changed = differences(config, quick)
             lines += ["", f"Preset {preset} (differs from quick in):"]
             lines += [f"  {field} = {format_value(value)}" for field, value in changed.items()]
-    lines += ["", "Examples:"] + [f"  {example}" for example in module.EXAMPLES]
+    lines += ["", "Examples:"] + [f"  {example}" for example in getattr(module, "EXAMPLES", ())]
     return "\n".join(lines)
 
 
@@ -220,7 +225,8 @@ def _add_run_options(p: argparse.ArgumentParser, module: ModuleType | None) -> N
             "--models",
             type=lambda s: [m for m in s.split(",") if m],
             default=None,
-            help="comma-separated subset of the models listed below, e.g. " + ",".join(module.MODEL_CHOICES[:2]),
+            help="comma-separated subset of the models listed below, e.g. "
+            + ",".join(getattr(module, "MODEL_CHOICES", ("A", "B"))[:2]),
         )
     p.add_argument("--seeds", type=_int_list, default=None, help="comma-separated seeds, e.g. 0,1,2 (each a replicate)")
     p.add_argument(
