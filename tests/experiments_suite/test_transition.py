@@ -257,6 +257,7 @@ def _quick_results() -> pd.DataFrame | None:
             continue
         config = dict(json.loads(run.read_text()).get("config") or {})
         config.pop("preset", None)
+        config.pop("overrides", None)
         config.pop("checkpoint_root", None)
         if config == quick:
             return pd.read_parquet(Path(root) / tr.NAME / "results.parquet")
