@@ -95,7 +95,7 @@ def tiny_out(tmp_path_factory):
         capacity: dataclasses.replace(
             capacity.PRESETS["quick"],
             models=("classical-hebb", "dense-n3", "modern-b1"),
-            n_units=32,
+            N=32,
             loads=(0.05, 0.14, 0.5),
             loads_high=(2.0,),
             n_probe=8,
@@ -104,7 +104,7 @@ def tiny_out(tmp_path_factory):
         spurious: dataclasses.replace(
             spurious.PRESETS["quick"],
             models=("classical-hebb", "modern-b1"),
-            n_units=32,
+            N=32,
             loads=(0.05, 0.2),
             n_starts=8,
             seeds=(0, 1),
