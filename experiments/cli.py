@@ -32,17 +32,12 @@ from experiments import demos
 from experiments.demos.pretrained import PRETRAINED, pretrain
 from experiments.figures import save_figure, set_style
 from experiments.overrides import apply_overrides, describe, differences, format_value
+from experiments.registry import EXPERIMENTS
+from experiments.report import write_report
 from experiments.runner import BACKENDS, read_results, run_sweep
 
 __all__ = ["EXPERIMENTS", "DEMOS", "main", "build_parser", "run_experiment", "plot_experiment", "load_experiment"]
 
-#: Study name -> module. ``reproduce`` runs them in this order.
-EXPERIMENTS: dict[str, str] = {
-    "capacity": "experiments.capacity",
-    "basins": "experiments.basins",
-    "spurious": "experiments.spurious",
-    "transition": "experiments.transition",
-}
 
 #: Demo name -> what it shows (the functions live in :mod:`experiments.demos`).
 DEMOS: dict[str, str] = {
@@ -261,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_run_options(p, module)
     p = sub.add_parser("reproduce", help="run every study at one preset and write all figures")
     _add_run_options(p, None)
+    p = sub.add_parser("report", help="write DIR/report.html: every study's figures, key numbers and verdicts")
+    p.add_argument("dir", type=Path, help="an --out directory of earlier runs")
     p = sub.add_parser("plot", help="rebuild all figures from the results files under DIR")
     p.add_argument("dir", type=Path, help="an --out directory of earlier runs")
     p = sub.add_parser("demo", help="teaching demos: a PNG gallery and an animation per demo", epilog=_demo_epilog())
@@ -338,6 +335,17 @@ def _run(args: argparse.Namespace) -> int:
         for path in paths:
             print(f"   figure: {path}")
         print(f"   done in {time.time() - start:.1f} s", flush=True)
+    if reproduce:
+        return _report(argparse.Namespace(dir=args.out))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
+        print(f"== report -> {write_report(args.dir)}", flush=True)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -345,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "plot":
         return _plot(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "demo":
         return _demo(args)
     return _run(args)

@@ -30,6 +30,7 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 
+from experiments.registry import EXPERIMENTS
 from experiments.runner import atomic_write_bytes
 from experiments.style import MARK_COLOURS
 
@@ -62,18 +63,14 @@ KEY_TABLES: dict[str, KeyTable] = {
 
 def find_studies(out_dir: Path | str) -> list[str]:
     """Names of the studies under ``out_dir``: registered experiments first, in run order."""
-    from experiments.cli import EXPERIMENTS
-
     found = sorted(p.parent.name for p in Path(out_dir).glob("*/results.parquet"))
     return [n for n in EXPERIMENTS if n in found] + [n for n in found if n not in EXPERIMENTS]
 
 
 def _load_module(name: str) -> tuple[ModuleType | None, str | None]:
     """The experiment module registered as ``name`` (or None with the reason)."""
-    from experiments.cli import EXPERIMENTS
-
     if name not in EXPERIMENTS:
-        return None, f"{name!r} is not a registered experiment (experiments/cli.py EXPERIMENTS)"
+        return None, f"{name!r} is not a registered experiment (experiments/registry.py EXPERIMENTS)"
     try:
         return importlib.import_module(EXPERIMENTS[name]), None
     except ImportError as err:

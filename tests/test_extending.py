@@ -31,6 +31,7 @@ import torch
 
 import experiments
 import experiments.cli
+import experiments.registry
 import models
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
@@ -51,7 +52,7 @@ def doc(tmp_path_factory):
     namespace: dict = {"__name__": "docs_extending"}
     entries: dict[str, dict] = {}
     written: list[str] = []
-    registries = {"MODELS": models.MODELS, "EXPERIMENTS": experiments.cli.EXPERIMENTS}
+    registries = {"MODELS": models.MODELS, "EXPERIMENTS": experiments.registry.EXPERIMENTS}
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
@@ -150,7 +151,7 @@ def test_sweep_example_runs_from_the_command_line_and_resumes(doc, monkeypatch):
     import json
 
     monkeypatch.chdir(doc["root"])
-    assert "exact_vs_load" in experiments.cli.EXPERIMENTS
+    assert "exact_vs_load" in experiments.registry.EXPERIMENTS
     code = experiments.cli.main(["exact_vs_load", "--preset", "quick", "--out", "results"])
     assert code in (0, None)
     run = json.loads((doc["root"] / "results" / "exact_vs_load" / "run.json").read_text())

@@ -35,9 +35,17 @@ def test_plot_without_results_says_so(tmp_path, capsys):
 def test_reproduce_skips_experiments_without_the_preset(tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(cli, "run_experiment", lambda name, **kw: calls.append((name, kw["preset"])) or (None, []))
+    monkeypatch.setattr(cli, "write_report", lambda out: Path(out) / "report.html")
     assert cli.main(["reproduce", "--preset", "text", "--out", str(tmp_path)]) == 0
     assert calls == [("transition", "text")]
-    assert "capacity: no preset 'text', skipped" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "capacity: no preset 'text', skipped" in out
+    assert f"== report -> {tmp_path / 'report.html'}" in out  # reproduce ends with the report
+
+
+def test_report_command_writes_the_page_or_says_why_not(tmp_path, capsys):
+    assert cli.main(["report", str(tmp_path)]) == 2  # nothing to report
+    assert "error:" in capsys.readouterr().err
 
 
 # -- --set, --device, help and the examples it gives ------------------------------------------
