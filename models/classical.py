@@ -57,17 +57,9 @@ from energy.hopfield import (
     quadratic_energy,
     storkey_weights,
 )
-from models.base import (
-    AssociativeMemory,
-    Retrieval,
-    check_bool,
-    check_choice,
-    check_positive_int,
-    check_tokens,
-    from_spins,
-    one_hot,
-    to_spins,
-)
+from models.base import AssociativeMemory, Retrieval
+from models.checks import check_bool, check_choice, check_positive_int, check_tokens
+from models.codes import from_spins, one_hot, to_spins
 
 __all__ = ["ClassicalHopfield", "RULES", "UPDATES"]
 

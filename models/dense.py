@@ -24,16 +24,9 @@ import torch
 from torch import Tensor
 
 from energy.dense import DENSE_FUNCTIONS, dense_energy_from_overlaps, token_overlaps
-from models.base import (
-    AssociativeMemory,
-    Retrieval,
-    check_choice,
-    check_int,
-    check_positive,
-    check_positive_int,
-    check_tokens,
-    one_hot,
-)
+from models.base import AssociativeMemory, Retrieval
+from models.checks import check_choice, check_int, check_positive, check_positive_int, check_tokens
+from models.codes import one_hot
 
 __all__ = ["DenseHopfield"]
 

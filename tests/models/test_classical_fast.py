@@ -19,8 +19,8 @@ import torch
 
 import models
 import models.classical as classical
-from models.base import to_spins
 from models.classical import _float32_matmul_is_ieee, _lowrank_is_exact
+from models.codes import to_spins
 
 
 def gen(seed: int) -> torch.Generator:
