@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -29,6 +30,10 @@ __all__ = ["KERNELS", "numba_available", "resolve_kernel", "kernel_threads"]
 
 #: The values of the ``kernel`` hyperparameter shared by the memories with compiled loops.
 KERNELS = ("auto", "numba", "torch")
+
+# numba's default thread pool ("workqueue", the one its wheels always have) aborts the process
+# when two Python threads launch parallel kernels at once: compiled sweeps take turns.
+_LOCK = threading.Lock()
 
 
 @functools.cache
@@ -77,13 +82,15 @@ def kernel_threads() -> Iterator[None]:
 
     One knob for both: ``torch.set_num_threads`` (or ``models.threads.torch_threads``) also
     sets how many threads the compiled sweeps use, so benchmarks and tests that pin torch to
-    one thread pin these too.
+    one thread pin these too.  Retrievals from several Python threads run their compiled
+    sweeps one at a time.
     """
     import numba
 
-    previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+    with _LOCK:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)

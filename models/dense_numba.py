@@ -1,0 +1,277 @@
+"""Compiled asynchronous sweeps of the dense memories (numba): one call per sweep for the batch.
+
+The torch loop of :class:`models.dense.DenseHopfield` spends a dozen tensor operations over the
+``(B, K)`` overlaps per site visit.  Here a sweep is one compiled call: every row walks the
+sweep's site order on its own (in parallel over blocks of rows that share each site's pattern
+column), with the same orders, the same tie rule and the same convergence bookkeeping as the
+torch loop (:func:`models.classical_numba.run_sweeps`).
+
+Polynomial interactions (``F = "poly"``, ``"repoly"``).  Setting site ``i`` from ``cur`` to ``v``
+moves the overlap of every pattern holding ``v`` there by ``+c`` and of every pattern holding
+``cur`` by ``-c`` (``c = 2`` for spins, 1 for one-hot), so with ``up = F(o + c) - F(o)`` and
+``dn = F(o - c) - F(o)`` per pattern the energy decrease is
+``gain(v) = sum_{holds v} up + sum_{holds cur} dn`` -- the torch loop's grouping.  Both are kept
+per row and refreshed only when the row moves; for spins a visit is then one dot product,
+``gain = sum up + P_i . (dn - up)`` at ``cur = 1`` and ``sum dn - P_i . (dn - up)`` at ``cur = 0``
+(``P_i`` marks the patterns holding token 1).  In the exact regime every number is an integer
+below ``2^53``, so the sums are exact in any order and the decisions are the torch loop's, bit
+for bit.  In the scaled regime (large ``n``, :attr:`models.dense.DenseHopfield.scaled_`) the
+same quantities are computed on overlaps divided by the row's largest ``|o| + c``; they carry
+rounding, and so do the torch loop's, in another order: decisions can differ only where a gain
+is within rounding of the tie tolerance.
+
+Exponential interaction (``F = "exp"``).  The torch loop's log-sum-exp over token groups, each
+group summed relative to its own maximum.  Overlaps are integers, so ``exp(beta (o - top))``
+is read from a table over the integer differences instead of computed per pattern; that and
+the summation order change the gains by rounding only, again below the tie tolerance
+``1e-12 (1/beta + L)`` except on float ties.
+
+Importing this module imports numba; :mod:`models.dense` does so only for ``kernel="numba"``.
+Compiled code is cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numba
+import numpy as np
+import torch
+from torch import Tensor
+
+from models.base import Retrieval
+from models.classical_numba import run_sweeps
+
+if TYPE_CHECKING:  # annotations only: models.dense imports this module
+    from models.dense import DenseHopfield
+
+__all__ = ["run_async"]
+
+# Rows that visit each site together: the site's pattern column (K numbers) is read once for all.
+_BLOCK = 8
+# Reassociation lets the dot products use vector registers: exact on the integer (exact) regime,
+# a different rounding (as any summation order) on the others.
+_FAST = {"reassoc", "contract", "nsz"}
+
+
+@numba.njit(cache=True, inline="always")
+def _power(x, n):  # pragma: no cover - compiled
+    """``x ** n`` by repeated squaring (exact on integers whose powers stay below 2^53)."""
+    out = 1.0
+    while n:
+        if n & 1:
+            out *= x
+        x *= x
+        n >>= 1
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _interaction(x, n, rectified):  # pragma: no cover - compiled
+    return _power(max(x, 0.0) if rectified else x, n)
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _refresh(o, up, dn, n, rectified, scaled, c):  # pragma: no cover - compiled
+    """``up = F(o + c) - F(o)``, ``dn = F(o - c) - F(o)`` of one row, scaled if asked."""
+    inv = 1.0
+    if scaled:  # the torch loop's scale: 1 / (max |o| + c)
+        big = 0.0
+        for mu in range(o.shape[0]):
+            big = max(big, abs(o[mu]))
+        inv = 1.0 / (big + c)
+    for mu in range(o.shape[0]):
+        base = _interaction(o[mu] * inv, n, rectified)
+        up[mu] = _interaction((o[mu] + c) * inv, n, rectified) - base
+        dn[mu] = _interaction((o[mu] - c) * inv, n, rectified) - base
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _spin_refresh(o, up, dn, e, n, rectified, scaled):  # pragma: no cover - compiled
+    """:func:`_refresh` for spins, then ``e = dn - up``; returns ``(sum up, sum dn)``."""
+    _refresh(o, up, dn, n, rectified, scaled, 2.0)
+    su, sd = 0.0, 0.0
+    for mu in range(o.shape[0]):
+        e[mu] = dn[mu] - up[mu]
+        su += up[mu]
+        sd += dn[mu]
+    return su, sd
+
+
+@numba.njit(parallel=True, cache=True, fastmath=_FAST)
+def _spin_poly_sweep(order, s, o, P, n, rectified, scaled, tol, rows, changed):  # pragma: no cover
+    """One sweep of spin rows ``s[rows]`` ``(A, L)``, overlaps ``o`` ``(A, K)`` kept current."""
+    n_rows, K = rows.shape[0], o.shape[1]
+    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
+        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
+        up, dn, e = np.empty(K), np.empty(K), np.empty((hi - lo, K))
+        sums = np.empty((hi - lo, 2))
+        for k in range(lo, hi):
+            changed[k] = False
+            sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(o[rows[k]], up, dn, e[k - lo], n, rectified, scaled)
+        for i in order:
+            p = P[i]  # (K,) 1.0 where the pattern holds token 1 at site i
+            for k in range(lo, hi):
+                b, ek = rows[k], e[k - lo]
+                q = 0.0
+                for mu in range(K):
+                    q += p[mu] * ek[mu]
+                cur = s[b, i]
+                gain = sums[k - lo, 0] + q if cur == 1 else sums[k - lo, 1] - q
+                if gain > tol:  # the other token lowers the energy beyond a tie
+                    step = 2.0 if cur == 0 else -2.0  # o += step * xi, xi = 2 p - 1
+                    ob = o[b]
+                    for mu in range(K):
+                        ob[mu] += step * (2.0 * p[mu] - 1.0)
+                    s[b, i] = 1 - cur
+                    sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(ob, up, dn, ek, n, rectified, scaled)
+                    changed[k] = True
+
+
+@numba.njit(cache=True)
+def _first_best(gains, tol):  # pragma: no cover - compiled
+    """The lowest-index maximiser of ``gains`` and whether it beats the tie tolerance."""
+    best = 0
+    for v in range(1, gains.shape[0]):
+        if gains[v] > gains[best]:
+            best = v
+    return best, gains[best] > tol
+
+
+@numba.njit(cache=True)
+def _move(ob, col, cur, new, c):  # pragma: no cover - compiled
+    """Overlaps after site ``i`` (pattern tokens ``col``) goes from ``cur`` to ``new``."""
+    for mu in range(ob.shape[0]):
+        if col[mu] == new:
+            ob[mu] += c
+        elif col[mu] == cur:
+            ob[mu] -= c
+
+
+@numba.njit(parallel=True, cache=True, fastmath=_FAST)
+def _token_poly_sweep(order, s, o, cols, V, c, n, rectified, scaled, tol, rows, changed):  # pragma: no cover
+    """One sweep of token rows (any ``V``) with polynomial interactions; ``cols`` ``(L, K)``."""
+    n_rows, K = rows.shape[0], o.shape[1]
+    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
+        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
+        up, dn = np.empty((hi - lo, K)), np.empty((hi - lo, K))
+        gains = np.empty(V)
+        for k in range(lo, hi):
+            changed[k] = False
+            _refresh(o[rows[k]], up[k - lo], dn[k - lo], n, rectified, scaled, c)
+        for i in order:
+            col = cols[i]
+            for k in range(lo, hi):
+                b, cur = rows[k], s[rows[k], i]
+                gains[:] = 0.0
+                held = 0.0  # sum of dn over the patterns holding cur
+                for mu in range(K):
+                    t = col[mu]
+                    if t == cur:
+                        held += dn[k - lo, mu]
+                    else:
+                        gains[t] += up[k - lo, mu]
+                for v in range(V):
+                    gains[v] = 0.0 if v == cur else gains[v] + held
+                new, move = _first_best(gains, tol)
+                if move:
+                    _move(o[b], col, cur, new, c)
+                    s[b, i] = new
+                    _refresh(o[b], up[k - lo], dn[k - lo], n, rectified, scaled, c)
+                    changed[k] = True
+
+
+@numba.njit(cache=True)
+def _lse(x, skip_a=-1, skip_b=-1):  # pragma: no cover - compiled
+    """``log sum exp`` of ``x`` without entries ``skip_a``, ``skip_b``; ``-inf`` if nothing is left."""
+    top = -np.inf
+    for v in range(x.shape[0]):
+        if v != skip_a and v != skip_b:
+            top = max(top, x[v])
+    if top == -np.inf:
+        return -np.inf
+    total = 0.0
+    for v in range(x.shape[0]):
+        if v != skip_a and v != skip_b:
+            total += math.exp(x[v] - top)
+    return top + math.log(total)
+
+
+@numba.njit(cache=True)
+def _exp_gains(o, col, cur, beta, c, table, top, mass, m, terms, gains):  # pragma: no cover
+    """Log-sum-exp gains ``(E(cur) - E(v))`` of every token at one site of one row, into ``gains``."""
+    V = gains.shape[0]
+    top[:] = -np.inf  # group maxima of the (integer) overlaps
+    for mu in range(o.shape[0]):
+        top[col[mu]] = max(top[col[mu]], o[mu])
+    mass[:] = 0.0
+    for mu in range(o.shape[0]):  # sum_{holds w} exp(beta (o - top_w)), from the table
+        mass[col[mu]] += table[int(top[col[mu]] - o[mu])]
+    for w in range(V):  # log masses; empty groups stay -inf
+        m[w] = beta * top[w] + math.log(mass[w]) if mass[w] > 0.0 else -np.inf
+    whole = _lse(m)
+    for v in range(V):
+        if v == cur:
+            gains[v] = 0.0
+            continue
+        # v's group gains c, cur's loses c, the rest keep their overlaps.
+        terms[0], terms[1], terms[2] = beta * c + m[v], -beta * c + m[cur], _lse(m, v, cur)
+        gains[v] = (_lse(terms) - whole) / beta
+
+
+@numba.njit(parallel=True, cache=True)
+def _token_exp_sweep(order, s, o, cols, V, c, beta, table, tol, rows, changed):  # pragma: no cover
+    """One sweep of token rows (any ``V``) with the exponential interaction."""
+    n_rows = rows.shape[0]
+    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
+        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
+        top, mass, m, gains, terms = np.empty(V), np.empty(V), np.empty(V), np.empty(V), np.empty(3)
+        for k in range(lo, hi):
+            changed[k] = False
+        for i in order:
+            col = cols[i]
+            for k in range(lo, hi):
+                b, cur = rows[k], s[rows[k], i]
+                _exp_gains(o[b], col, cur, beta, c, table, top, mass, m, terms, gains)
+                new, move = _first_best(gains, tol)
+                if move:
+                    _move(o[b], col, cur, new, c)
+                    s[b, i] = new
+                    changed[k] = True
+
+
+def _exp_table(beta: float, c: float, L: int) -> np.ndarray:
+    """``exp(max(-beta d, -708))`` for the integer overlap gaps ``d = 0 .. 2 L + c``."""
+    d = np.arange(2 * L + int(c) + 1, dtype=np.float64)
+    return np.exp(np.maximum(-beta * d, -708.0))  # below e^-708 a term cannot move its group's sum
+
+
+def run_async(net: DenseHopfield, queries: Tensor, max_steps: int, generator: torch.Generator) -> Retrieval:
+    """Asynchronous retrieval of ``queries`` ``(B, L)`` on the CPU: the torch loop's results."""
+    B, L = queries.shape
+    states = queries.clone()  # (B, L) ours to update in place
+    overlaps = net.overlaps(states)  # (B, K) float64 integers
+    s, o = states.numpy(), overlaps.numpy()
+    cols = net.columns_.numpy()  # (L, K) token of each pattern at each site
+    V, c, tol = net.vocab_size_, net.step_, net._tie_tolerance()
+    if net.F == "exp":
+        table = _exp_table(net.beta_, c, L)
+
+        def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
+            _token_exp_sweep(order, s, o, cols, V, c, net.beta_, table, tol, rows, changed)
+
+    elif V == 2:
+        P = net._site_onehot[:, 1].numpy()  # (L, K) 1.0 where a pattern holds token 1
+
+        def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
+            _spin_poly_sweep(order, s, o, P, net.n_, net.F == "repoly", net.scaled_, tol, rows, changed)
+
+    else:
+
+        def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
+            rect = net.F == "repoly"
+            _token_poly_sweep(order, s, o, cols, V, c, net.n_, rect, net.scaled_, tol, rows, changed)
+
+    steps, converged = run_sweeps(sweep, B, L, max_steps, generator)
+    return Retrieval(states=states, steps=steps, converged=converged)
