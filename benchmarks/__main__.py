@@ -6,6 +6,7 @@ Sections, in order (each a module with ``run(quick=False) -> list[dict]``):
 
 * ``classical``: classical Hopfield async/sync queries/s, sync step FLOP/s vs matmul;
 * ``dense_modern``: dense and modern memories, modern update FLOP/s vs matmul;
+* ``kernels``: compiled (numba) asynchronous sweeps vs the torch loops, and their compile cost;
 * ``diffusion``: diffusion training tokens/s and FLOP/s vs matmul, oracle queries/s vs K;
 * ``peers``: hopfieldkit, hopfieldnetwork, dhnn (and hflayers) on identical workloads;
 * ``limits``: sync step at N = B = 1024, what limits it, async dispatch cost, modern update;
@@ -38,6 +39,11 @@ SECTIONS = (
         "sync step FLOP/s as a fraction of plain matmuls of the same shapes and dtype (Hebbian low rank, float32)",
     ),
     ("dense_modern", "Dense and modern memories", "modern update FLOP/s as a fraction of a plain float64 matmul"),
+    (
+        "kernels",
+        "Compiled asynchronous sweeps against the torch loops",
+        "the compiled path's speed-up over the torch loop, both timed in alternation in this run",
+    ),
     (
         "diffusion",
         "Diffusion memory: training and retrieval",

@@ -29,6 +29,9 @@ theirs is copied; each is imported only when this module runs):
 * ``hflayers`` (modern Hopfield, ml-jku/hopfield-layers; not on the registry): timed through
   ``models.make("modern", backend="hflayers")`` when importable, skipped otherwise.
 
+Ours is ``models.make("classical", rule="hebb", update=...)`` with its default kernel: compiled
+asynchronous sweeps on the CPU (:mod:`benchmarks.kernels` compares them with the torch loop).
+
 Peers that loop over queries in Python are timed on a subset of the queries (the first
 ``n`` of the same ``B``) and their queries/second scaled from it; the row names say how many.
 The testbed's memory runs the whole batch.  Everyone runs on the same number of threads
