@@ -112,6 +112,22 @@ def run_sections(quick: bool, threads: int, only: tuple[str, ...] | None = None,
     return sections
 
 
+#: A line in the markdown report after which hand-written notes (measurements made outside
+#: ``python -m benchmarks``, e.g. experiment wall times) survive regeneration.
+KEEP_MARKER = "<!-- hand-written below: kept when python -m benchmarks rewrites this file -->"
+
+
+def _kept_tail(path: str) -> str:
+    """The hand-written tail of an existing report (from :data:`KEEP_MARKER` on), or ``""``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    except FileNotFoundError:
+        return ""
+    at = old.find(KEEP_MARKER)
+    return "" if at < 0 else "\n" + old[at:]
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     """Command-line entry point; returns the sections (for tests)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
@@ -147,7 +163,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             command += f" --threads {args.threads}"
         if args.only:
             command += " --only " + " ".join(args.only)
-        text = report.markdown(machine, sections, command, started, total)
+        text = report.markdown(machine, sections, command, started, total) + _kept_tail(args.out)
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)

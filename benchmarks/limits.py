@@ -125,10 +125,41 @@ def _classical_sync(N: int, B: int, repeats: int) -> list[dict]:
     ]
 
 
-def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
-    import models
+def _torch_first_sweep(memory, queries: torch.Tensor) -> dict:
+    """The torch loop's first sweep, as its cost model schedules it and site by site.
+
+    On the retrieval's own fields and order: returns callables ``first`` (the schedule
+    :func:`models.classical_loops.sweep_cost` picks) and ``plain`` (:func:`~models.classical_loops.sweep_plain`,
+    for the cost of one site visit), the schedule's name and about how many flips the sweep makes.
+    """
     from models import classical_loops
     from models.classical_fields import async_fields
+
+    N = queries.shape[1]
+    x, h, W, tol = async_fields(memory, queries, memory.max_steps)
+    w = W.unbind(0)
+    order = torch.randperm(N, generator=torch.Generator().manual_seed(1)).tolist()
+    unstable = (h * x).add_(tol).sign_().neg_().clamp_(min=0.0)  # (B, N) 1 where a row would flip
+    per_row = unstable.sum(dim=1)
+    moving = per_row.nonzero().squeeze(1)
+    busy = int(torch.count_nonzero(unstable.sum(dim=0)))
+    events, plain = classical_loops.sweep_cost(N, len(x), busy, per_row[moving])
+
+    def plain_sweep():
+        classical_loops.sweep_plain(order, x.clone(), h.clone(), w, tol)
+
+    def first_sweep():
+        if events < plain:
+            classical_loops.sweep_events(order, x.clone(), h.clone(), W, tol, moving)
+        else:
+            plain_sweep()
+
+    schedule = "sweep_events" if events < plain else "sweep_plain"
+    return {"first": first_sweep, "plain": plain_sweep, "schedule": schedule, "flips": float(per_row.sum())}
+
+
+def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
+    import models
 
     K = round(0.1 * N)
     g = torch.Generator().manual_seed(0)
@@ -140,29 +171,7 @@ def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
         return m.retrieve(queries, generator=torch.Generator().manual_seed(1))
 
     sweeps = int(call(memories["torch"]).steps.max())
-    # The torch loop's first sweep on the retrieval's own fields and order, with the schedule
-    # its cost model picks (classical_loops.sweep_cost), and site by site (sweep_plain) for
-    # the cost of one site visit.
-    x, h, W, tol = async_fields(memories["torch"], queries, memories["torch"].max_steps)
-    w = W.unbind(0)
-    order = torch.randperm(N, generator=torch.Generator().manual_seed(1)).tolist()
-    unstable = (h * x).add_(tol).sign_().neg_().clamp_(min=0.0)  # (B, N) 1 where a row would flip
-    per_row = unstable.sum(dim=1)
-    moving = per_row.nonzero().squeeze(1)
-    busy = int(torch.count_nonzero(unstable.sum(dim=0)))
-    events, plain = classical_loops.sweep_cost(N, B, busy, per_row[moving])
-    schedule = "sweep_events" if events < plain else "sweep_plain"
-    flips = float(per_row.sum())  # about the first sweep's flips
-
-    def plain_sweep():
-        classical_loops.sweep_plain(order, x.clone(), h.clone(), w, tol)
-
-    def first_sweep():
-        if events < plain:
-            classical_loops.sweep_events(order, x.clone(), h.clone(), W, tol, moving)
-        else:
-            plain_sweep()
-
+    first = _torch_first_sweep(memories["torch"], queries)
     v = torch.randn(B, dtype=torch.float64)
     n_ops = 1000
 
@@ -170,20 +179,10 @@ def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
         for _ in range(n_ops):
             torch.sign(v)  # one dispatch of a (B,) elementwise op
 
-    t = interleaved_best(
-        {
-            "numba": lambda: call(memories["numba"]),
-            "torch": lambda: call(memories["torch"]),
-            "generic": lambda: call(memories["generic"]),
-            "first": first_sweep,
-            "plain": plain_sweep,
-            "op": small_ops,
-        },
-        repeats,
-    )
-    per_visit = t["plain"] / N
-    per_op = t["op"] / n_ops
-    tag = f"N={N} K={K} B={B}"
+    fns = {k: (lambda m=m: call(m)) for k, m in memories.items()}
+    t = interleaved_best({**fns, "first": first["first"], "plain": first["plain"], "op": small_ops}, repeats)
+    per_visit, per_op = t["plain"] / N, t["op"] / n_ops
+    tag, flips = f"N={N} K={K} B={B}", first["flips"]
     return [
         row(
             f"classical async retrieval, {tag}, compiled ({sweeps} sweeps; ratio: speed-up over the generic loop)",
@@ -199,7 +198,7 @@ def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
         ),
         row(f"classical async retrieval, {tag}, generic loop (kernel='generic')", B / t["generic"], "queries/s"),
         row(
-            f"classical async, {tag}: torch loop's first sweep ({schedule}; ~{flips / B:.0f} flips per row; "
+            f"classical async, {tag}: torch loop's first sweep ({first['schedule']}; ~{flips / B:.0f} flips per row; "
             "ratio: share of the torch retrieval's time)",
             t["first"] * 1e3,
             "ms",
