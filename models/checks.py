@@ -67,7 +67,7 @@ def check_tokens(
     if length is not None and x.shape[1] != length:
         raise ValueError(f"{name} must have length L={length} (as fitted), got shape {tuple(x.shape)}")
     if x.numel():
-        lo, hi = int(x.min()), int(x.max())
+        lo, hi = (int(v) for v in torch.aminmax(x))  # one pass over the batch
         if lo < 0:
             raise ValueError(f"{name} has tokens in [{lo}, {hi}]; tokens must be >= 0")
         if vocab_size is not None and hi >= vocab_size:

@@ -14,7 +14,7 @@ __all__ = ["to_spins", "from_spins", "one_hot"]
 
 def to_spins(tokens: Tensor, dtype: torch.dtype = torch.float64) -> Tensor:
     """Map binary tokens ``{0, 1}`` to spins ``{-1, +1}`` (token 0 is spin -1)."""
-    return tokens.to(dtype) * 2 - 1
+    return tokens.to(dtype, copy=True).mul_(2).sub_(1)  # a new tensor, then in place: one allocation
 
 
 def from_spins(spins: Tensor) -> Tensor:
