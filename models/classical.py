@@ -26,16 +26,17 @@ for a batch than for one query (different matmul kernels sum in different orders
 Speed: the loops above are written once, for every case (:meth:`ClassicalHopfield._run_async`,
 :meth:`ClassicalHopfield._run_sync`).  Retrieval without recording runs faster loops that give
 the same states, steps, converged flags and generator state, bit for bit
-(``tests/models/test_classical_fast.py`` and ``tests/models/test_classical_numba.py`` compare
-them on random inputs, exact ties, near ties and 2-cycles), chosen by the ``kernel``
-hyperparameter (:mod:`models.kernels`):
+(``tests/models/test_classical_fast.py`` compares every kernel with the generic loops on random
+inputs, exact ties, near ties and 2-cycles), chosen by the ``kernel`` hyperparameter
+(:mod:`models.kernels`):
 
 * Hebbian spins use exact integer fields ``N h = (s xi^T) xi - K s`` and couplings ``N W``
   where they decide every site as the float64 weights do (:mod:`models.classical_fields`);
 * ``kernel="numba"`` (the default on the CPU): compiled asynchronous sweeps, one call per sweep
   for the whole batch (:mod:`models.classical_numba`);
 * ``kernel="torch"``: batched torch loops (:mod:`models.classical_loops`), for CUDA and as the
-  reference of the compiled ones; synchronous dynamics always run these (matrix products).
+  reference of the compiled ones; synchronous dynamics run these for either kernel (their work
+  is matrix products, which torch already does at the machine's rate).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The specialised torch loops of the classical memories: the generic loops' results, fewer operations.
 
 :class:`models.classical.ClassicalHopfield` runs these when it does not record and its kernel is
-``"torch"`` (or ``"auto"`` without numba, or on CUDA).  They give the same states, steps,
+``"torch"`` (or ``"auto"`` without numba, or on CUDA), and its synchronous loop for ``"numba"`` too.  They give the same states, steps,
 converged flags and generator state as the generic loops, bit for bit
 (``tests/models/test_classical_fast.py`` compares them on random inputs and near ties):
 
