@@ -1,9 +1,10 @@
 """The specialised torch loops of the classical memories: the generic loops' results, fewer operations.
 
 :class:`models.classical.ClassicalHopfield` runs these when it does not record and its kernel is
-``"torch"`` (or ``"auto"`` without numba, or on CUDA), and its synchronous loop for ``"numba"`` too.  They give the same states, steps,
-converged flags and generator state as the generic loops, bit for bit
-(``tests/models/test_classical_fast.py`` compares them on random inputs and near ties):
+``"torch"`` (or ``"auto"`` without numba, or on CUDA), and the synchronous loop for ``"numba"``
+too.  They give the same states, steps, converged flags and generator state as the generic
+loops, bit for bit (``tests/models/test_classical_fast.py`` compares them on random inputs and
+near ties):
 
 * synchronous (:func:`run_sync`): finished states leave the working set, and "moved" and
   "2-cycle" are read off per-row flip counts (a dot product confirms a cycle) instead of

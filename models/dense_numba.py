@@ -21,8 +21,10 @@ rounding, and so do the torch loop's, in another order: decisions can differ onl
 is within rounding of the tie tolerance.
 
 Exponential interaction (``F = "exp"``).  The torch loop's log-sum-exp over token groups, each
-group summed relative to its own maximum.  Overlaps are integers, so ``exp(beta (o - top))``
-is read from a table over the integer differences instead of computed per pattern; that and
+group summed relative to its own maximum (:func:`_token_exp_sweep`); for spins at moderate
+``beta`` the groups are summed relative to the row's largest overlap instead, so a visit is
+one dot product (:func:`_spin_exp_sweep`).  Overlaps are integers, so ``exp(beta (o - top))``
+is read from a table over the integer differences instead of computed per pattern.  These and
 the summation order change the gains by rounding only, again below the tie tolerance
 ``1e-12 (1/beta + L)`` except on float ties.
 
@@ -50,47 +52,61 @@ __all__ = ["run_async"]
 
 # Rows that visit each site together: the site's pattern column (K numbers) is read once for all.
 _BLOCK = 8
+# Largest beta for the spin exponential sweep (its docstring): (668 - ln K) / (2 c) with c = 2
+# and K up to 10^6; larger beta takes the grouped sweep, which loses nothing at any beta.
+_SPIN_EXP_MAX_BETA = 150.0
 # Reassociation lets the dot products use vector registers: exact on the integer (exact) regime,
 # a different rounding (as any summation order) on the others.
 _FAST = {"reassoc", "contract", "nsz"}
 
 
-@numba.njit(cache=True, inline="always")
-def _power(x, n):  # pragma: no cover - compiled
-    """``x ** n`` by repeated squaring (exact on integers whose powers stay below 2^53)."""
-    out = 1.0
-    while n:
-        if n & 1:
-            out *= x
-        x *= x
-        n >>= 1
-    return out
+@numba.njit(cache=True, fastmath=_FAST)
+def _refresh(o, up, dn, work, poly, c):  # pragma: no cover - compiled
+    """``up = F(o + c) - F(o)``, ``dn = F(o - c) - F(o)`` of one row.
 
-
-@numba.njit(cache=True, inline="always")
-def _interaction(x, n, rectified):  # pragma: no cover - compiled
-    return _power(max(x, 0.0) if rectified else x, n)
+    ``poly = (n, rectified, scaled, UP, DN, offset)``.  Exact regime: read from the tables
+    ``UP``, ``DN`` over the integer overlaps (index ``o + offset``).  Scaled regime: powers of
+    the scaled overlaps by repeated squaring of whole arrays (``work``: ``(4, K)`` scratch).
+    """
+    n, rectified, scaled, UP, DN, offset = poly
+    K = o.shape[0]
+    if not scaled:
+        for mu in range(K):
+            j = int(o[mu]) + offset
+            up[mu], dn[mu] = UP[j], DN[j]
+        return
+    big = 0.0  # the torch loop's scale: 1 / (max |o| + c)
+    for mu in range(K):
+        big = max(big, abs(o[mu]))
+    inv = 1.0 / (big + c)
+    x0, xu, xd, f0 = work[0], work[1], work[2], work[3]
+    for mu in range(K):
+        x0[mu], xu[mu], xd[mu] = o[mu] * inv, (o[mu] + c) * inv, (o[mu] - c) * inv
+        if rectified:
+            x0[mu], xu[mu], xd[mu] = max(x0[mu], 0.0), max(xu[mu], 0.0), max(xd[mu], 0.0)
+        f0[mu], up[mu], dn[mu] = 1.0, 1.0, 1.0
+    m = n
+    while m:
+        if m & 1:
+            for mu in range(K):
+                f0[mu] *= x0[mu]
+                up[mu] *= xu[mu]
+                dn[mu] *= xd[mu]
+        m >>= 1
+        if m:
+            for mu in range(K):
+                x0[mu] *= x0[mu]
+                xu[mu] *= xu[mu]
+                xd[mu] *= xd[mu]
+    for mu in range(K):
+        up[mu] -= f0[mu]
+        dn[mu] -= f0[mu]
 
 
 @numba.njit(cache=True, fastmath=_FAST)
-def _refresh(o, up, dn, n, rectified, scaled, c):  # pragma: no cover - compiled
-    """``up = F(o + c) - F(o)``, ``dn = F(o - c) - F(o)`` of one row, scaled if asked."""
-    inv = 1.0
-    if scaled:  # the torch loop's scale: 1 / (max |o| + c)
-        big = 0.0
-        for mu in range(o.shape[0]):
-            big = max(big, abs(o[mu]))
-        inv = 1.0 / (big + c)
-    for mu in range(o.shape[0]):
-        base = _interaction(o[mu] * inv, n, rectified)
-        up[mu] = _interaction((o[mu] + c) * inv, n, rectified) - base
-        dn[mu] = _interaction((o[mu] - c) * inv, n, rectified) - base
-
-
-@numba.njit(cache=True, fastmath=_FAST)
-def _spin_refresh(o, up, dn, e, n, rectified, scaled):  # pragma: no cover - compiled
+def _spin_refresh(o, up, dn, e, work, poly):  # pragma: no cover - compiled
     """:func:`_refresh` for spins, then ``e = dn - up``; returns ``(sum up, sum dn)``."""
-    _refresh(o, up, dn, n, rectified, scaled, 2.0)
+    _refresh(o, up, dn, work, poly, 2.0)
     su, sd = 0.0, 0.0
     for mu in range(o.shape[0]):
         e[mu] = dn[mu] - up[mu]
@@ -100,16 +116,16 @@ def _spin_refresh(o, up, dn, e, n, rectified, scaled):  # pragma: no cover - com
 
 
 @numba.njit(parallel=True, cache=True, fastmath=_FAST)
-def _spin_poly_sweep(order, s, o, P, n, rectified, scaled, tol, rows, changed):  # pragma: no cover
+def _spin_poly_sweep(order, s, o, P, poly, tol, rows, changed):  # pragma: no cover
     """One sweep of spin rows ``s[rows]`` ``(A, L)``, overlaps ``o`` ``(A, K)`` kept current."""
     n_rows, K = rows.shape[0], o.shape[1]
     for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
         lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
-        up, dn, e = np.empty(K), np.empty(K), np.empty((hi - lo, K))
+        up, dn, e, work = np.empty(K), np.empty(K), np.empty((hi - lo, K)), np.empty((4, K))
         sums = np.empty((hi - lo, 2))
         for k in range(lo, hi):
             changed[k] = False
-            sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(o[rows[k]], up, dn, e[k - lo], n, rectified, scaled)
+            sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(o[rows[k]], up, dn, e[k - lo], work, poly)
         for i in order:
             p = P[i]  # (K,) 1.0 where the pattern holds token 1 at site i
             for k in range(lo, hi):
@@ -125,7 +141,7 @@ def _spin_poly_sweep(order, s, o, P, n, rectified, scaled, tol, rows, changed): 
                     for mu in range(K):
                         ob[mu] += step * (2.0 * p[mu] - 1.0)
                     s[b, i] = 1 - cur
-                    sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(ob, up, dn, ek, n, rectified, scaled)
+                    sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(ob, up, dn, ek, work, poly)
                     changed[k] = True
 
 
@@ -150,16 +166,16 @@ def _move(ob, col, cur, new, c):  # pragma: no cover - compiled
 
 
 @numba.njit(parallel=True, cache=True, fastmath=_FAST)
-def _token_poly_sweep(order, s, o, cols, V, c, n, rectified, scaled, tol, rows, changed):  # pragma: no cover
+def _token_poly_sweep(order, s, o, cols, V, c, poly, tol, rows, changed):  # pragma: no cover
     """One sweep of token rows (any ``V``) with polynomial interactions; ``cols`` ``(L, K)``."""
     n_rows, K = rows.shape[0], o.shape[1]
     for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
         lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
-        up, dn = np.empty((hi - lo, K)), np.empty((hi - lo, K))
+        up, dn, work = np.empty((hi - lo, K)), np.empty((hi - lo, K)), np.empty((4, K))
         gains = np.empty(V)
         for k in range(lo, hi):
             changed[k] = False
-            _refresh(o[rows[k]], up[k - lo], dn[k - lo], n, rectified, scaled, c)
+            _refresh(o[rows[k]], up[k - lo], dn[k - lo], work, poly, c)
         for i in order:
             col = cols[i]
             for k in range(lo, hi):
@@ -178,7 +194,7 @@ def _token_poly_sweep(order, s, o, cols, V, c, n, rectified, scaled, tol, rows, 
                 if move:
                     _move(o[b], col, cur, new, c)
                     s[b, i] = new
-                    _refresh(o[b], up[k - lo], dn[k - lo], n, rectified, scaled, c)
+                    _refresh(o[b], up[k - lo], dn[k - lo], work, poly, c)
                     changed[k] = True
 
 
@@ -241,6 +257,88 @@ def _token_exp_sweep(order, s, o, cols, V, c, beta, table, tol, rows, changed): 
                     changed[k] = True
 
 
+@numba.njit(cache=True)
+def _lse2(a, b):  # pragma: no cover - compiled
+    """``log(e^a + e^b)``, ``-inf`` when both are ``-inf``."""
+    top = max(a, b)
+    if top == -np.inf:
+        return -np.inf
+    return top + math.log(math.exp(a - top) + math.exp(b - top))
+
+
+@numba.njit(cache=True, fastmath=_FAST)
+def _spin_weights(ob, w, table):  # pragma: no cover - compiled
+    """``w = exp(beta (o - top))`` of one row from the table; returns ``top = max o``."""
+    top = ob[0]
+    for mu in range(ob.shape[0]):
+        top = max(top, ob[mu])
+    for mu in range(ob.shape[0]):
+        w[mu] = table[int(top - ob[mu])]
+    return top
+
+
+@numba.njit(parallel=True, cache=True, fastmath=_FAST)
+def _spin_exp_sweep(order, s, o, P, beta, table, tol, rows, changed):  # pragma: no cover - compiled
+    """:func:`_token_exp_sweep` for spins at moderate ``beta``: one dot product per visit.
+
+    Each row keeps ``w = exp(beta (o - top))`` relative to its largest overlap, refreshed when
+    it moves; the log mass of the patterns holding token ``t`` at site ``i`` is then
+    ``beta top + log sum_{holds t} w``.  Terms below ``e^-708`` of the top are lost, which can
+    change a gain only if a group that far below could overtake the other by moving ``2 c``
+    overlap units: impossible for ``beta < (668 - ln K) / (2 c)`` (see ``_SPIN_EXP_MAX_BETA``).
+    """
+    n_rows, K = rows.shape[0], o.shape[1]
+    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
+        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
+        w, tops = np.empty((hi - lo, K)), np.empty(hi - lo)
+        for k in range(lo, hi):
+            changed[k] = False
+            tops[k - lo] = _spin_weights(o[rows[k]], w[k - lo], table)
+        for i in order:
+            p = P[i]  # (K,) 1.0 where the pattern holds token 1 at site i
+            for k in range(lo, hi):
+                b, wk = rows[k], w[k - lo]
+                mass1, mass0 = 0.0, 0.0
+                for mu in range(K):
+                    mass1 += p[mu] * wk[mu]
+                    mass0 += (1.0 - p[mu]) * wk[mu]
+                base = beta * tops[k - lo]
+                m1 = base + math.log(mass1) if mass1 > 0.0 else -np.inf
+                m0 = base + math.log(mass0) if mass0 > 0.0 else -np.inf
+                cur = s[b, i]
+                m_new, m_cur = (m0, m1) if cur == 1 else (m1, m0)
+                gain = (_lse2(2.0 * beta + m_new, -2.0 * beta + m_cur) - _lse2(m_new, m_cur)) / beta
+                if gain > tol:
+                    step = 2.0 if cur == 0 else -2.0  # o += step * xi, xi = 2 p - 1
+                    ob = o[b]
+                    for mu in range(K):
+                        ob[mu] += step * (2.0 * p[mu] - 1.0)
+                    s[b, i] = 1 - cur
+                    tops[k - lo] = _spin_weights(ob, wk, table)
+                    changed[k] = True
+
+
+def _poly_tables(net: DenseHopfield, L: int) -> tuple:
+    """The ``poly`` argument of the compiled polynomial sweeps (:func:`_refresh`).
+
+    In the exact regime, ``F(x + c) - F(x)`` and ``F(x - c) - F(x)`` for every integer overlap
+    ``x`` in ``[-L, L]``, computed by repeated multiplication: exact integers, as the torch
+    loop's (every number here is below ``2 L^n < 2^53``, the regime's condition).
+    """
+    c, n, rectified = net.step_, net.n_, net.F == "repoly"
+    if net.scaled_:
+        empty = np.zeros(1)
+        return (n, rectified, True, empty, empty, 0)
+    x = np.arange(-L - c, L + c + 1, dtype=np.float64)  # (2 L + 2 c + 1,) every overlap and its shifts
+    base = np.maximum(x, 0.0) if rectified else x
+    F = np.ones_like(x)
+    with np.errstate(over="ignore", invalid="ignore"):  # only at L = 1 do unreachable ends overflow
+        for _ in range(n):
+            F *= base
+    j = np.arange(int(c), len(x) - int(c))  # the overlaps -L .. L, whose shifts are in range
+    return (n, rectified, False, F[j + int(c)] - F[j], F[j - int(c)] - F[j], L)
+
+
 def _exp_table(beta: float, c: float, L: int) -> np.ndarray:
     """``exp(max(-beta d, -708))`` for the integer overlap gaps ``d = 0 .. 2 L + c``."""
     d = np.arange(2 * L + int(c) + 1, dtype=np.float64)
@@ -252,26 +350,28 @@ def run_async(net: DenseHopfield, queries: Tensor, max_steps: int, generator: to
     B, L = queries.shape
     states = queries.clone()  # (B, L) ours to update in place
     overlaps = net.overlaps(states)  # (B, K) float64 integers
-    s, o = states.numpy(), overlaps.numpy()
-    cols = net.columns_.numpy()  # (L, K) token of each pattern at each site
+    # C-contiguous arrays: the compiled loops over patterns then read them with unit stride.
+    s, o = states.numpy(), np.ascontiguousarray(overlaps.numpy())
+    cols = np.ascontiguousarray(net.columns_.numpy())  # (L, K) token of each pattern at each site
     V, c, tol = net.vocab_size_, net.step_, net._tie_tolerance()
+    P = np.ascontiguousarray(net._site_onehot[:, 1].numpy()) if V == 2 else None  # (L, K) 1.0: holds token 1
     if net.F == "exp":
         table = _exp_table(net.beta_, c, L)
 
         def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
-            _token_exp_sweep(order, s, o, cols, V, c, net.beta_, table, tol, rows, changed)
-
-    elif V == 2:
-        P = net._site_onehot[:, 1].numpy()  # (L, K) 1.0 where a pattern holds token 1
-
-        def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
-            _spin_poly_sweep(order, s, o, P, net.n_, net.F == "repoly", net.scaled_, tol, rows, changed)
+            if V == 2 and net.beta_ <= _SPIN_EXP_MAX_BETA:
+                _spin_exp_sweep(order, s, o, P, net.beta_, table, tol, rows, changed)
+            else:
+                _token_exp_sweep(order, s, o, cols, V, c, net.beta_, table, tol, rows, changed)
 
     else:
+        poly = _poly_tables(net, L)
 
         def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
-            rect = net.F == "repoly"
-            _token_poly_sweep(order, s, o, cols, V, c, net.n_, rect, net.scaled_, tol, rows, changed)
+            if V == 2:
+                _spin_poly_sweep(order, s, o, P, poly, tol, rows, changed)
+            else:
+                _token_poly_sweep(order, s, o, cols, V, c, poly, tol, rows, changed)
 
     steps, converged = run_sweeps(sweep, B, L, max_steps, generator)
     return Retrieval(states=states, steps=steps, converged=converged)
