@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from models import kernels
 from models.base import Retrieval
 from models.classical_fields import async_fields
 from models.codes import from_spins
-from models.kernels import kernel_threads
 
 if TYPE_CHECKING:  # annotations only: models.classical imports this module
     from models.classical import ClassicalHopfield
@@ -46,69 +46,102 @@ __all__ = ["run_async_spins", "run_async_potts", "run_sweeps"]
 _BLOCK = 8
 
 
-@numba.njit(parallel=True, cache=True)
-def _spin_sweep(order, x, h, W, tol, rows, changed):  # pragma: no cover - compiled
-    """One sweep of spin rows ``x[rows]`` ``(A, N)`` with fields ``h`` kept current, in place."""
-    n_rows, N = rows.shape[0], x.shape[1]
-    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
-        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
+@numba.njit(cache=True)
+def _spin_block(order, x, h, W, tol, rows, changed, lo, hi):  # pragma: no cover - compiled
+    """One sweep of the spin rows ``x[rows[lo:hi]]`` with fields ``h`` kept current, in place."""
+    N = x.shape[1]
+    for k in range(lo, hi):
+        changed[k] = False
+    for i in order:
         for k in range(lo, hi):
-            changed[k] = False
-        for i in order:
-            for k in range(lo, hi):
-                b = rows[k]
-                s = x[b, i]
-                if h[b, i] * s < -tol:  # the field opposes the spin beyond a tie: flip
-                    m = -(s + s)  # -2 s in the array's dtype: m * W[i, j] is exact
-                    for j in range(N):
-                        h[b, j] += m * W[i, j]
-                    x[b, i] = -s
-                    changed[k] = True
+            b = rows[k]
+            s = x[b, i]
+            if h[b, i] * s < -tol:  # the field opposes the spin beyond a tie: flip
+                m = -(s + s)  # -2 s in the array's dtype: m * W[i, j] is exact
+                for j in range(N):
+                    h[b, j] += m * W[i, j]
+                x[b, i] = -s
+                changed[k] = True
+
+
+@numba.njit(cache=True)
+def _potts_block(order, tokens, h, W, V, tol, rows, changed, lo, hi):  # pragma: no cover - compiled
+    """One sweep of the Potts rows ``tokens[rows[lo:hi]]`` with fields ``h`` ``(A, L*V)``, in place."""
+    LV = h.shape[1]
+    for k in range(lo, hi):
+        changed[k] = False
+    for i in order:
+        base = i * V
+        for k in range(lo, hi):
+            b = rows[k]
+            top = h[b, base]
+            for v in range(1, V):
+                top = max(top, h[b, base + v])
+            low = top - tol  # maximisers up to rounding: h_v >= max h - tol
+            cur = tokens[b, i]
+            if h[b, base + cur] < low:  # the current token is not among them: move
+                new = 0
+                while h[b, base + new] < low:  # the lowest-index maximiser
+                    new += 1
+                r_new, r_old = base + new, base + cur
+                for j in range(LV):
+                    h[b, j] += W[r_new, j] - W[r_old, j]
+                tokens[b, i] = new
+                changed[k] = True
+
+
+# Each block function has a serial and a parallel driver over blocks of _BLOCK rows (two
+# functions: numba's on-disk cache does not tell apart two compilations of one function).
+
+
+@numba.njit(cache=True)
+def _spin_serial(order, x, h, W, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for lo in range(0, n, _BLOCK):
+        _spin_block(order, x, h, W, tol, rows, changed, lo, min(lo + _BLOCK, n))
 
 
 @numba.njit(parallel=True, cache=True)
-def _potts_sweep(order, tokens, h, W, V, tol, rows, changed):  # pragma: no cover - compiled
-    """One sweep of Potts rows ``tokens[rows]`` ``(A, L)`` with fields ``h`` ``(A, L*V)``, in place."""
-    n_rows, LV = rows.shape[0], h.shape[1]
-    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
-        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
-        for k in range(lo, hi):
-            changed[k] = False
-        for i in order:
-            base = i * V
-            for k in range(lo, hi):
-                b = rows[k]
-                top = h[b, base]
-                for v in range(1, V):
-                    top = max(top, h[b, base + v])
-                low = top - tol  # maximisers up to rounding: h_v >= max h - tol
-                cur = tokens[b, i]
-                if h[b, base + cur] < low:  # the current token is not among them: move
-                    new = 0
-                    while h[b, base + new] < low:  # the lowest-index maximiser
-                        new += 1
-                    r_new, r_old = base + new, base + cur
-                    for j in range(LV):
-                        h[b, j] += W[r_new, j] - W[r_old, j]
-                    tokens[b, i] = new
-                    changed[k] = True
+def _spin_parallel(order, x, h, W, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
+        _spin_block(order, x, h, W, tol, rows, changed, block * _BLOCK, min(block * _BLOCK + _BLOCK, n))
 
 
-def run_sweeps(sweep: Callable, B: int, N: int, max_steps: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+@numba.njit(cache=True)
+def _potts_serial(order, tokens, h, W, V, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for lo in range(0, n, _BLOCK):
+        _potts_block(order, tokens, h, W, V, tol, rows, changed, lo, min(lo + _BLOCK, n))
+
+
+@numba.njit(parallel=True, cache=True)
+def _potts_parallel(order, tokens, h, W, V, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
+        _potts_block(order, tokens, h, W, V, tol, rows, changed, block * _BLOCK, min(block * _BLOCK + _BLOCK, n))
+
+
+def run_sweeps(
+    sweep: Callable, B: int, N: int, max_steps: int, generator: torch.Generator, row_work: float
+) -> tuple[Tensor, Tensor]:
     """Sweep until every row has had a sweep without change, or ``max_steps`` sweeps.
 
     Parameters
     ----------
     sweep : callable
-        ``sweep(order, rows, changed)``: one compiled sweep of the batch rows ``rows``
+        ``sweep(order, rows, changed, parallel)``: one compiled sweep of the batch rows ``rows``
         (``int64 (A,)``) in the site order ``order`` (``int64 (N,)``), setting ``changed``
-        (``bool (A,)``) to whether each row moved.
+        (``bool (A,)``) to whether each row moved, on numba's threads if ``parallel``.
     B, N : int
         Rows and sites.
     max_steps : int
         Most sweeps.
     generator : torch.Generator
         One ``torch.randperm(N)`` per sweep, as in the torch loops.
+    row_work : float
+        About the operations of one row's sweep: a sweep runs in parallel when there are
+        threads and the rows still moving have :data:`models.kernels.PARALLEL_MIN_WORK` of it.
 
     Returns
     -------
@@ -119,11 +152,12 @@ def run_sweeps(sweep: Callable, B: int, N: int, max_steps: int, generator: torch
     steps = np.full(B, max_steps, dtype=np.int64)
     converged = np.zeros(B, dtype=np.bool_)
     changed = np.empty(B, dtype=np.bool_)
-    with kernel_threads():
+    with kernels.kernel_threads() as threads:
         for t in range(1, max_steps + 1):
             order = torch.randperm(N, generator=generator, device=generator.device).cpu().numpy()
             moved = changed[: len(rows)]
-            sweep(order, rows, moved)
+            parallel = threads > 1 and len(rows) > _BLOCK and len(rows) * row_work >= kernels.PARALLEL_MIN_WORK
+            sweep(order, rows, moved, parallel)
             done = ~moved
             if done.any():
                 steps[rows[done]] = t
@@ -141,10 +175,11 @@ def run_async_spins(net: ClassicalHopfield, tokens: Tensor, max_steps: int, gene
     xs, hs, Ws = x.numpy(), h.numpy(), W.contiguous().numpy()
     tol = hs.dtype.type(tol)  # compare in the fields' dtype, as torch does
 
-    def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
-        _spin_sweep(order, xs, hs, Ws, tol, rows, changed)
+    def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray, parallel: bool) -> None:
+        (_spin_parallel if parallel else _spin_serial)(order, xs, hs, Ws, tol, rows, changed)
 
-    steps, converged = run_sweeps(sweep, B, N, max_steps, generator)
+    # A row's sweep: N visits and, from noisy queries, some 0.1 N flips of N additions each.
+    steps, converged = run_sweeps(sweep, B, N, max_steps, generator, row_work=N + 0.1 * N * N)
     return Retrieval(states=from_spins(x), steps=steps, converged=converged)
 
 
@@ -156,8 +191,8 @@ def run_async_potts(net: ClassicalHopfield, tokens: Tensor, max_steps: int, gene
     h = net._fields(net._encode(tokens)).reshape(B, L * V)  # (B, L*V) the generic loop's fields
     ts, hs, Ws = states.numpy(), h.numpy(), net._W.contiguous().numpy()
 
-    def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
-        _potts_sweep(order, ts, hs, Ws, V, net._tie_tol, rows, changed)
+    def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray, parallel: bool) -> None:
+        (_potts_parallel if parallel else _potts_serial)(order, ts, hs, Ws, V, net._tie_tol, rows, changed)
 
-    steps, converged = run_sweeps(sweep, B, L, max_steps, generator)
+    steps, converged = run_sweeps(sweep, B, L, max_steps, generator, row_work=L * V + 0.1 * L * L * V)
     return Retrieval(states=states, steps=steps, converged=converged)

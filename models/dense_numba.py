@@ -21,9 +21,9 @@ rounding, and so do the torch loop's, in another order: decisions can differ onl
 is within rounding of the tie tolerance.
 
 Exponential interaction (``F = "exp"``).  The torch loop's log-sum-exp over token groups, each
-group summed relative to its own maximum (:func:`_token_exp_sweep`); for spins at moderate
+group summed relative to its own maximum (:func:`_token_exp_block`); for spins at moderate
 ``beta`` the groups are summed relative to the row's largest overlap instead, so a visit is
-one dot product (:func:`_spin_exp_sweep`).  Overlaps are integers, so ``exp(beta (o - top))``
+one dot product (:func:`_spin_exp_block`).  Overlaps are integers, so ``exp(beta (o - top))``
 is read from a table over the integer differences instead of computed per pattern.  These and
 the summation order change the gains by rounding only, again below the tie tolerance
 ``1e-12 (1/beta + L)`` except on float ties.
@@ -115,34 +115,32 @@ def _spin_refresh(o, up, dn, e, work, poly):  # pragma: no cover - compiled
     return su, sd
 
 
-@numba.njit(parallel=True, cache=True, fastmath=_FAST)
-def _spin_poly_sweep(order, s, o, P, poly, tol, rows, changed):  # pragma: no cover
-    """One sweep of spin rows ``s[rows]`` ``(A, L)``, overlaps ``o`` ``(A, K)`` kept current."""
-    n_rows, K = rows.shape[0], o.shape[1]
-    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
-        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
-        up, dn, e, work = np.empty(K), np.empty(K), np.empty((hi - lo, K)), np.empty((4, K))
-        sums = np.empty((hi - lo, 2))
+@numba.njit(cache=True, fastmath=_FAST)
+def _spin_poly_block(order, s, o, P, poly, tol, rows, changed, lo, hi):  # pragma: no cover
+    """One sweep of the spin rows ``s[rows[lo:hi]]`` ``(L,)`` each, overlaps ``o`` ``(K,)`` each kept current."""
+    K = o.shape[1]
+    up, dn, e, work = np.empty(K), np.empty(K), np.empty((hi - lo, K)), np.empty((4, K))
+    sums = np.empty((hi - lo, 2))
+    for k in range(lo, hi):
+        changed[k] = False
+        sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(o[rows[k]], up, dn, e[k - lo], work, poly)
+    for i in order:
+        p = P[i]  # (K,) 1.0 where the pattern holds token 1 at site i
         for k in range(lo, hi):
-            changed[k] = False
-            sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(o[rows[k]], up, dn, e[k - lo], work, poly)
-        for i in order:
-            p = P[i]  # (K,) 1.0 where the pattern holds token 1 at site i
-            for k in range(lo, hi):
-                b, ek = rows[k], e[k - lo]
-                q = 0.0
+            b, ek = rows[k], e[k - lo]
+            q = 0.0
+            for mu in range(K):
+                q += p[mu] * ek[mu]
+            cur = s[b, i]
+            gain = sums[k - lo, 0] + q if cur == 1 else sums[k - lo, 1] - q
+            if gain > tol:  # the other token lowers the energy beyond a tie
+                step = 2.0 if cur == 0 else -2.0  # o += step * xi, xi = 2 p - 1
+                ob = o[b]
                 for mu in range(K):
-                    q += p[mu] * ek[mu]
-                cur = s[b, i]
-                gain = sums[k - lo, 0] + q if cur == 1 else sums[k - lo, 1] - q
-                if gain > tol:  # the other token lowers the energy beyond a tie
-                    step = 2.0 if cur == 0 else -2.0  # o += step * xi, xi = 2 p - 1
-                    ob = o[b]
-                    for mu in range(K):
-                        ob[mu] += step * (2.0 * p[mu] - 1.0)
-                    s[b, i] = 1 - cur
-                    sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(ob, up, dn, ek, work, poly)
-                    changed[k] = True
+                    ob[mu] += step * (2.0 * p[mu] - 1.0)
+                s[b, i] = 1 - cur
+                sums[k - lo, 0], sums[k - lo, 1] = _spin_refresh(ob, up, dn, ek, work, poly)
+                changed[k] = True
 
 
 @numba.njit(cache=True)
@@ -165,37 +163,35 @@ def _move(ob, col, cur, new, c):  # pragma: no cover - compiled
             ob[mu] -= c
 
 
-@numba.njit(parallel=True, cache=True, fastmath=_FAST)
-def _token_poly_sweep(order, s, o, cols, V, c, poly, tol, rows, changed):  # pragma: no cover
-    """One sweep of token rows (any ``V``) with polynomial interactions; ``cols`` ``(L, K)``."""
-    n_rows, K = rows.shape[0], o.shape[1]
-    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
-        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
-        up, dn, work = np.empty((hi - lo, K)), np.empty((hi - lo, K)), np.empty((4, K))
-        gains = np.empty(V)
+@numba.njit(cache=True, fastmath=_FAST)
+def _token_poly_block(order, s, o, cols, V, c, poly, tol, rows, changed, lo, hi):  # pragma: no cover
+    """One sweep of the token rows ``s[rows[lo:hi]]`` (any ``V``), polynomial ``F``; ``cols`` ``(L, K)``."""
+    K = o.shape[1]
+    up, dn, work = np.empty((hi - lo, K)), np.empty((hi - lo, K)), np.empty((4, K))
+    gains = np.empty(V)
+    for k in range(lo, hi):
+        changed[k] = False
+        _refresh(o[rows[k]], up[k - lo], dn[k - lo], work, poly, c)
+    for i in order:
+        col = cols[i]
         for k in range(lo, hi):
-            changed[k] = False
-            _refresh(o[rows[k]], up[k - lo], dn[k - lo], work, poly, c)
-        for i in order:
-            col = cols[i]
-            for k in range(lo, hi):
-                b, cur = rows[k], s[rows[k], i]
-                gains[:] = 0.0
-                held = 0.0  # sum of dn over the patterns holding cur
-                for mu in range(K):
-                    t = col[mu]
-                    if t == cur:
-                        held += dn[k - lo, mu]
-                    else:
-                        gains[t] += up[k - lo, mu]
-                for v in range(V):
-                    gains[v] = 0.0 if v == cur else gains[v] + held
-                new, move = _first_best(gains, tol)
-                if move:
-                    _move(o[b], col, cur, new, c)
-                    s[b, i] = new
-                    _refresh(o[b], up[k - lo], dn[k - lo], work, poly, c)
-                    changed[k] = True
+            b, cur = rows[k], s[rows[k], i]
+            gains[:] = 0.0
+            held = 0.0  # sum of dn over the patterns holding cur
+            for mu in range(K):
+                t = col[mu]
+                if t == cur:
+                    held += dn[k - lo, mu]
+                else:
+                    gains[t] += up[k - lo, mu]
+            for v in range(V):
+                gains[v] = 0.0 if v == cur else gains[v] + held
+            new, move = _first_best(gains, tol)
+            if move:
+                _move(o[b], col, cur, new, c)
+                s[b, i] = new
+                _refresh(o[b], up[k - lo], dn[k - lo], work, poly, c)
+                changed[k] = True
 
 
 @numba.njit(cache=True)
@@ -236,25 +232,22 @@ def _exp_gains(o, col, cur, beta, c, table, top, mass, m, terms, gains):  # prag
         gains[v] = (_lse(terms) - whole) / beta
 
 
-@numba.njit(parallel=True, cache=True)
-def _token_exp_sweep(order, s, o, cols, V, c, beta, table, tol, rows, changed):  # pragma: no cover
-    """One sweep of token rows (any ``V``) with the exponential interaction."""
-    n_rows = rows.shape[0]
-    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
-        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
-        top, mass, m, gains, terms = np.empty(V), np.empty(V), np.empty(V), np.empty(V), np.empty(3)
+@numba.njit(cache=True)
+def _token_exp_block(order, s, o, cols, V, c, beta, table, tol, rows, changed, lo, hi):  # pragma: no cover
+    """One sweep of the token rows ``s[rows[lo:hi]]`` (any ``V``) with the exponential interaction."""
+    top, mass, m, gains, terms = np.empty(V), np.empty(V), np.empty(V), np.empty(V), np.empty(3)
+    for k in range(lo, hi):
+        changed[k] = False
+    for i in order:
+        col = cols[i]
         for k in range(lo, hi):
-            changed[k] = False
-        for i in order:
-            col = cols[i]
-            for k in range(lo, hi):
-                b, cur = rows[k], s[rows[k], i]
-                _exp_gains(o[b], col, cur, beta, c, table, top, mass, m, terms, gains)
-                new, move = _first_best(gains, tol)
-                if move:
-                    _move(o[b], col, cur, new, c)
-                    s[b, i] = new
-                    changed[k] = True
+            b, cur = rows[k], s[rows[k], i]
+            _exp_gains(o[b], col, cur, beta, c, table, top, mass, m, terms, gains)
+            new, move = _first_best(gains, tol)
+            if move:
+                _move(o[b], col, cur, new, c)
+                s[b, i] = new
+                changed[k] = True
 
 
 @numba.njit(cache=True)
@@ -277,9 +270,9 @@ def _spin_weights(ob, w, table):  # pragma: no cover - compiled
     return top
 
 
-@numba.njit(parallel=True, cache=True, fastmath=_FAST)
-def _spin_exp_sweep(order, s, o, P, beta, table, tol, rows, changed):  # pragma: no cover - compiled
-    """:func:`_token_exp_sweep` for spins at moderate ``beta``: one dot product per visit.
+@numba.njit(cache=True, fastmath=_FAST)
+def _spin_exp_block(order, s, o, P, beta, table, tol, rows, changed, lo, hi):  # pragma: no cover - compiled
+    """:func:`_token_exp_block` for spins at moderate ``beta``: one dot product per visit.
 
     Each row keeps ``w = exp(beta (o - top))`` relative to its largest overlap, refreshed when
     it moves; the log mass of the patterns holding token ``t`` at site ``i`` is then
@@ -287,35 +280,100 @@ def _spin_exp_sweep(order, s, o, P, beta, table, tol, rows, changed):  # pragma:
     change a gain only if a group that far below could overtake the other by moving ``2 c``
     overlap units: impossible for ``beta < (668 - ln K) / (2 c)`` (see ``_SPIN_EXP_MAX_BETA``).
     """
-    n_rows, K = rows.shape[0], o.shape[1]
-    for block in numba.prange((n_rows + _BLOCK - 1) // _BLOCK):
-        lo, hi = block * _BLOCK, min(block * _BLOCK + _BLOCK, n_rows)
-        w, tops = np.empty((hi - lo, K)), np.empty(hi - lo)
+    K = o.shape[1]
+    w, tops = np.empty((hi - lo, K)), np.empty(hi - lo)
+    for k in range(lo, hi):
+        changed[k] = False
+        tops[k - lo] = _spin_weights(o[rows[k]], w[k - lo], table)
+    for i in order:
+        p = P[i]  # (K,) 1.0 where the pattern holds token 1 at site i
         for k in range(lo, hi):
-            changed[k] = False
-            tops[k - lo] = _spin_weights(o[rows[k]], w[k - lo], table)
-        for i in order:
-            p = P[i]  # (K,) 1.0 where the pattern holds token 1 at site i
-            for k in range(lo, hi):
-                b, wk = rows[k], w[k - lo]
-                mass1, mass0 = 0.0, 0.0
+            b, wk = rows[k], w[k - lo]
+            mass1, mass0 = 0.0, 0.0
+            for mu in range(K):
+                mass1 += p[mu] * wk[mu]
+                mass0 += (1.0 - p[mu]) * wk[mu]
+            base = beta * tops[k - lo]
+            m1 = base + math.log(mass1) if mass1 > 0.0 else -np.inf
+            m0 = base + math.log(mass0) if mass0 > 0.0 else -np.inf
+            cur = s[b, i]
+            m_new, m_cur = (m0, m1) if cur == 1 else (m1, m0)
+            gain = (_lse2(2.0 * beta + m_new, -2.0 * beta + m_cur) - _lse2(m_new, m_cur)) / beta
+            if gain > tol:
+                step = 2.0 if cur == 0 else -2.0  # o += step * xi, xi = 2 p - 1
+                ob = o[b]
                 for mu in range(K):
-                    mass1 += p[mu] * wk[mu]
-                    mass0 += (1.0 - p[mu]) * wk[mu]
-                base = beta * tops[k - lo]
-                m1 = base + math.log(mass1) if mass1 > 0.0 else -np.inf
-                m0 = base + math.log(mass0) if mass0 > 0.0 else -np.inf
-                cur = s[b, i]
-                m_new, m_cur = (m0, m1) if cur == 1 else (m1, m0)
-                gain = (_lse2(2.0 * beta + m_new, -2.0 * beta + m_cur) - _lse2(m_new, m_cur)) / beta
-                if gain > tol:
-                    step = 2.0 if cur == 0 else -2.0  # o += step * xi, xi = 2 p - 1
-                    ob = o[b]
-                    for mu in range(K):
-                        ob[mu] += step * (2.0 * p[mu] - 1.0)
-                    s[b, i] = 1 - cur
-                    tops[k - lo] = _spin_weights(ob, wk, table)
-                    changed[k] = True
+                    ob[mu] += step * (2.0 * p[mu] - 1.0)
+                s[b, i] = 1 - cur
+                tops[k - lo] = _spin_weights(ob, wk, table)
+                changed[k] = True
+
+
+# Serial and parallel drivers of each block function over blocks of _BLOCK rows (two functions:
+# numba's on-disk cache does not tell apart two compilations of one function).
+
+
+@numba.njit(cache=True)
+def _spin_poly_serial(order, s, o, P, poly, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for lo in range(0, n, _BLOCK):
+        _spin_poly_block(order, s, o, P, poly, tol, rows, changed, lo, min(lo + _BLOCK, n))
+
+
+@numba.njit(parallel=True, cache=True)
+def _spin_poly_parallel(order, s, o, P, poly, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
+        lo = block * _BLOCK
+        _spin_poly_block(order, s, o, P, poly, tol, rows, changed, lo, min(lo + _BLOCK, n))
+
+
+@numba.njit(cache=True)
+def _token_poly_serial(order, s, o, cols, V, c, poly, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for lo in range(0, n, _BLOCK):
+        _token_poly_block(order, s, o, cols, V, c, poly, tol, rows, changed, lo, min(lo + _BLOCK, n))
+
+
+@numba.njit(parallel=True, cache=True)
+def _token_poly_parallel(order, s, o, cols, V, c, poly, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
+        _token_poly_block(
+            order, s, o, cols, V, c, poly, tol, rows, changed, block * _BLOCK, min(block * _BLOCK + _BLOCK, n)
+        )
+
+
+@numba.njit(cache=True)
+def _token_exp_serial(order, s, o, cols, V, c, beta, table, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for lo in range(0, n, _BLOCK):
+        _token_exp_block(order, s, o, cols, V, c, beta, table, tol, rows, changed, lo, min(lo + _BLOCK, n))
+
+
+@numba.njit(parallel=True, cache=True)
+def _token_exp_parallel(order, s, o, cols, V, c, beta, table, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
+        _token_exp_block(
+            order, s, o, cols, V, c, beta, table, tol, rows, changed, block * _BLOCK, min(block * _BLOCK + _BLOCK, n)
+        )
+
+
+@numba.njit(cache=True)
+def _spin_exp_serial(order, s, o, P, beta, table, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for lo in range(0, n, _BLOCK):
+        _spin_exp_block(order, s, o, P, beta, table, tol, rows, changed, lo, min(lo + _BLOCK, n))
+
+
+@numba.njit(parallel=True, cache=True)
+def _spin_exp_parallel(order, s, o, P, beta, table, tol, rows, changed):  # pragma: no cover - compiled
+    n = rows.shape[0]
+    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
+        _spin_exp_block(
+            order, s, o, P, beta, table, tol, rows, changed, block * _BLOCK, min(block * _BLOCK + _BLOCK, n)
+        )
 
 
 def _poly_tables(net: DenseHopfield, L: int) -> tuple:
@@ -358,20 +416,24 @@ def run_async(net: DenseHopfield, queries: Tensor, max_steps: int, generator: to
     if net.F == "exp":
         table = _exp_table(net.beta_, c, L)
 
-        def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
+        def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray, parallel: bool) -> None:
             if V == 2 and net.beta_ <= _SPIN_EXP_MAX_BETA:
-                _spin_exp_sweep(order, s, o, P, net.beta_, table, tol, rows, changed)
+                run = _spin_exp_parallel if parallel else _spin_exp_serial
+                run(order, s, o, P, net.beta_, table, tol, rows, changed)
             else:
-                _token_exp_sweep(order, s, o, cols, V, c, net.beta_, table, tol, rows, changed)
+                run = _token_exp_parallel if parallel else _token_exp_serial
+                run(order, s, o, cols, V, c, net.beta_, table, tol, rows, changed)
 
     else:
         poly = _poly_tables(net, L)
 
-        def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray) -> None:
+        def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray, parallel: bool) -> None:
             if V == 2:
-                _spin_poly_sweep(order, s, o, P, poly, tol, rows, changed)
+                (_spin_poly_parallel if parallel else _spin_poly_serial)(order, s, o, P, poly, tol, rows, changed)
             else:
-                _token_poly_sweep(order, s, o, cols, V, c, poly, tol, rows, changed)
+                run = _token_poly_parallel if parallel else _token_poly_serial
+                run(order, s, o, cols, V, c, poly, tol, rows, changed)
 
-    steps, converged = run_sweeps(sweep, B, L, max_steps, generator)
+    # A row's sweep: L visits over the K patterns, and some refreshes of K numbers.
+    steps, converged = run_sweeps(sweep, B, L, max_steps, generator, row_work=2.0 * L * overlaps.shape[1])
     return Retrieval(states=states, steps=steps, converged=converged)

@@ -26,10 +26,15 @@ from contextlib import contextmanager
 
 import torch
 
-__all__ = ["KERNELS", "numba_available", "resolve_kernel", "kernel_threads"]
+__all__ = ["KERNELS", "PARALLEL_MIN_WORK", "numba_available", "resolve_kernel", "kernel_threads"]
 
 #: The values of the ``kernel`` hyperparameter shared by the memories with compiled loops.
 KERNELS = ("auto", "numba", "torch")
+
+#: Operations (roughly) a compiled sweep needs before it runs on more than one thread: waking a
+#: second thread costs of the order of a millisecond on a loaded machine, more than it saves on
+#: smaller sweeps, which therefore run on the calling thread.
+PARALLEL_MIN_WORK = 2**22
 
 # numba's default thread pool ("workqueue", the one its wheels always have) aborts the process
 # when two Python threads launch parallel kernels at once: compiled sweeps take turns.
@@ -77,20 +82,21 @@ def resolve_kernel(kernel: str, device: torch.device) -> str:
 
 
 @contextmanager
-def kernel_threads() -> Iterator[None]:
+def kernel_threads() -> Iterator[int]:
     """Run compiled kernels on as many threads as torch's intra-op setting (within numba's pool).
 
     One knob for both: ``torch.set_num_threads`` (or ``models.threads.torch_threads``) also
     sets how many threads the compiled sweeps use, so benchmarks and tests that pin torch to
     one thread pin these too.  Retrievals from several Python threads run their compiled
-    sweeps one at a time.
+    sweeps one at a time.  Yields the number of threads.
     """
     import numba
 
     with _LOCK:
         previous = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+        threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(threads)
         try:
-            yield
+            yield threads
         finally:
             numba.set_num_threads(previous)

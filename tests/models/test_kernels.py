@@ -86,11 +86,13 @@ def test_importing_the_models_does_not_import_numba():
 @pytest.mark.parametrize(
     "name,hyper,V",
     [("classical", {}, 2), ("classical", {"rule": "storkey"}, 2), ("classical", {}, 4), ("dense", {}, 2)]
-    + [("dense", {"F": "exp", "beta": 0.5}, 3), ("dense", {"F": "repoly", "n": 4}, 4)],
+    + [("dense", {"F": "exp", "beta": 0.5}, 2), ("dense", {"F": "exp", "beta": 0.5}, 3)]
+    + [("dense", {"F": "exp", "beta": 500.0}, 2), ("dense", {"F": "repoly", "n": 4}, 4)],
 )
-def test_compiled_sweeps_give_the_same_rows_on_one_and_two_threads(name, hyper, V):
+def test_compiled_sweeps_give_the_same_rows_on_one_and_two_threads(monkeypatch, name, hyper, V):
     # Rows are independent: splitting them between threads (in blocks of 8) changes nothing.
     # 45 rows: blocks of 8 do not divide them, and some finish early, so the working set shrinks.
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_WORK", 0)  # every sweep with two threads runs in parallel
     P = torch.randint(0, V, (6, 50), generator=gen(5))
     q = torch.cat([torch.randint(0, V, (30, 50), generator=gen(6)), P.repeat(3, 1)[:15]])
     model = models.make(name, kernel="numba", **hyper).fit(P, vocab_size=V)
