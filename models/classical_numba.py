@@ -39,11 +39,13 @@ from models.codes import from_spins
 if TYPE_CHECKING:  # annotations only: models.classical imports this module
     from models.classical import ClassicalHopfield
 
-__all__ = ["run_async_spins", "run_async_potts", "run_sweeps"]
+__all__ = ["run_async_spins", "run_async_potts", "run_sweeps", "ROW_BLOCK"]
 
-# Rows that visit each site together: the weight row a flip adds is read once from memory for
-# all of them (W is N^2 numbers, far larger than the core's cache at N = 1024).
-_BLOCK = 8
+#: Rows that visit each site together: the weight row a flip adds (or, for the dense memories,
+#: the site's pattern column) is read from memory once for all of them (W is N^2 numbers, far
+#: larger than the core's cache at N = 1024).
+ROW_BLOCK = 8
+_BLOCK = ROW_BLOCK
 
 
 @numba.njit(cache=True)

@@ -11,7 +11,8 @@ moves the overlap of every pattern holding ``v`` there by ``+c`` and of every pa
 ``cur`` by ``-c`` (``c = 2`` for spins, 1 for one-hot), so with ``up = F(o + c) - F(o)`` and
 ``dn = F(o - c) - F(o)`` per pattern the energy decrease is
 ``gain(v) = sum_{holds v} up + sum_{holds cur} dn`` -- the torch loop's grouping.  Both are kept
-per row and refreshed only when the row moves; for spins a visit is then one dot product,
+per row and refreshed only when the row moves (read from tables over the integer overlaps in
+the exact regime, :func:`_poly_tables`); for spins a visit is then one dot product,
 ``gain = sum up + P_i . (dn - up)`` at ``cur = 1`` and ``sum dn - P_i . (dn - up)`` at ``cur = 0``
 (``P_i`` marks the patterns holding token 1).  In the exact regime every number is an integer
 below ``2^53``, so the sums are exact in any order and the decisions are the torch loop's, bit
@@ -21,9 +22,9 @@ rounding, and so do the torch loop's, in another order: decisions can differ onl
 is within rounding of the tie tolerance.
 
 Exponential interaction (``F = "exp"``).  The torch loop's log-sum-exp over token groups, each
-group summed relative to its own maximum (:func:`_token_exp_block`); for spins at moderate
+group summed relative to its own maximum (:func:`models.dense_numba_exp._token_exp_block`); for spins at moderate
 ``beta`` the groups are summed relative to the row's largest overlap instead, so a visit is
-one dot product (:func:`_spin_exp_block`).  Overlaps are integers, so ``exp(beta (o - top))``
+one dot product (:func:`models.dense_numba_exp._spin_exp_block`).  Overlaps are integers, so ``exp(beta (o - top))``
 is read from a table over the integer differences instead of computed per pattern.  These and
 the summation order change the gains by rounding only, again below the tie tolerance
 ``1e-12 (1/beta + L)`` except on float ties.
@@ -34,7 +35,6 @@ Compiled code is cached on disk (``cache=True``).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numba
@@ -42,22 +42,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from models import dense_numba_exp as exp
 from models.base import Retrieval
+from models.classical_numba import ROW_BLOCK as _BLOCK
 from models.classical_numba import run_sweeps
+from models.dense_numba_exp import FASTMATH, first_best, move_site
 
 if TYPE_CHECKING:  # annotations only: models.dense imports this module
     from models.dense import DenseHopfield
 
 __all__ = ["run_async"]
 
-# Rows that visit each site together: the site's pattern column (K numbers) is read once for all.
-_BLOCK = 8
-# Largest beta for the spin exponential sweep (its docstring): (668 - ln K) / (2 c) with c = 2
-# and K up to 10^6; larger beta takes the grouped sweep, which loses nothing at any beta.
-_SPIN_EXP_MAX_BETA = 150.0
-# Reassociation lets the dot products use vector registers: exact on the integer (exact) regime,
-# a different rounding (as any summation order) on the others.
-_FAST = {"reassoc", "contract", "nsz"}
+_FAST = FASTMATH
 
 
 @numba.njit(cache=True, fastmath=_FAST)
@@ -143,26 +139,6 @@ def _spin_poly_block(order, s, o, P, poly, tol, rows, changed, lo, hi):  # pragm
                 changed[k] = True
 
 
-@numba.njit(cache=True)
-def _first_best(gains, tol):  # pragma: no cover - compiled
-    """The lowest-index maximiser of ``gains`` and whether it beats the tie tolerance."""
-    best = 0
-    for v in range(1, gains.shape[0]):
-        if gains[v] > gains[best]:
-            best = v
-    return best, gains[best] > tol
-
-
-@numba.njit(cache=True)
-def _move(ob, col, cur, new, c):  # pragma: no cover - compiled
-    """Overlaps after site ``i`` (pattern tokens ``col``) goes from ``cur`` to ``new``."""
-    for mu in range(ob.shape[0]):
-        if col[mu] == new:
-            ob[mu] += c
-        elif col[mu] == cur:
-            ob[mu] -= c
-
-
 @numba.njit(cache=True, fastmath=_FAST)
 def _token_poly_block(order, s, o, cols, V, c, poly, tol, rows, changed, lo, hi):  # pragma: no cover
     """One sweep of the token rows ``s[rows[lo:hi]]`` (any ``V``), polynomial ``F``; ``cols`` ``(L, K)``."""
@@ -186,126 +162,11 @@ def _token_poly_block(order, s, o, cols, V, c, poly, tol, rows, changed, lo, hi)
                     gains[t] += up[k - lo, mu]
             for v in range(V):
                 gains[v] = 0.0 if v == cur else gains[v] + held
-            new, move = _first_best(gains, tol)
+            new, move = first_best(gains, tol)
             if move:
-                _move(o[b], col, cur, new, c)
+                move_site(o[b], col, cur, new, c)
                 s[b, i] = new
                 _refresh(o[b], up[k - lo], dn[k - lo], work, poly, c)
-                changed[k] = True
-
-
-@numba.njit(cache=True)
-def _lse(x, skip_a=-1, skip_b=-1):  # pragma: no cover - compiled
-    """``log sum exp`` of ``x`` without entries ``skip_a``, ``skip_b``; ``-inf`` if nothing is left."""
-    top = -np.inf
-    for v in range(x.shape[0]):
-        if v != skip_a and v != skip_b:
-            top = max(top, x[v])
-    if top == -np.inf:
-        return -np.inf
-    total = 0.0
-    for v in range(x.shape[0]):
-        if v != skip_a and v != skip_b:
-            total += math.exp(x[v] - top)
-    return top + math.log(total)
-
-
-@numba.njit(cache=True)
-def _exp_gains(o, col, cur, beta, c, table, top, mass, m, terms, gains):  # pragma: no cover
-    """Log-sum-exp gains ``(E(cur) - E(v))`` of every token at one site of one row, into ``gains``."""
-    V = gains.shape[0]
-    top[:] = -np.inf  # group maxima of the (integer) overlaps
-    for mu in range(o.shape[0]):
-        top[col[mu]] = max(top[col[mu]], o[mu])
-    mass[:] = 0.0
-    for mu in range(o.shape[0]):  # sum_{holds w} exp(beta (o - top_w)), from the table
-        mass[col[mu]] += table[int(top[col[mu]] - o[mu])]
-    for w in range(V):  # log masses; empty groups stay -inf
-        m[w] = beta * top[w] + math.log(mass[w]) if mass[w] > 0.0 else -np.inf
-    whole = _lse(m)
-    for v in range(V):
-        if v == cur:
-            gains[v] = 0.0
-            continue
-        # v's group gains c, cur's loses c, the rest keep their overlaps.
-        terms[0], terms[1], terms[2] = beta * c + m[v], -beta * c + m[cur], _lse(m, v, cur)
-        gains[v] = (_lse(terms) - whole) / beta
-
-
-@numba.njit(cache=True)
-def _token_exp_block(order, s, o, cols, V, c, beta, table, tol, rows, changed, lo, hi):  # pragma: no cover
-    """One sweep of the token rows ``s[rows[lo:hi]]`` (any ``V``) with the exponential interaction."""
-    top, mass, m, gains, terms = np.empty(V), np.empty(V), np.empty(V), np.empty(V), np.empty(3)
-    for k in range(lo, hi):
-        changed[k] = False
-    for i in order:
-        col = cols[i]
-        for k in range(lo, hi):
-            b, cur = rows[k], s[rows[k], i]
-            _exp_gains(o[b], col, cur, beta, c, table, top, mass, m, terms, gains)
-            new, move = _first_best(gains, tol)
-            if move:
-                _move(o[b], col, cur, new, c)
-                s[b, i] = new
-                changed[k] = True
-
-
-@numba.njit(cache=True)
-def _lse2(a, b):  # pragma: no cover - compiled
-    """``log(e^a + e^b)``, ``-inf`` when both are ``-inf``."""
-    top = max(a, b)
-    if top == -np.inf:
-        return -np.inf
-    return top + math.log(math.exp(a - top) + math.exp(b - top))
-
-
-@numba.njit(cache=True, fastmath=_FAST)
-def _spin_weights(ob, w, table):  # pragma: no cover - compiled
-    """``w = exp(beta (o - top))`` of one row from the table; returns ``top = max o``."""
-    top = ob[0]
-    for mu in range(ob.shape[0]):
-        top = max(top, ob[mu])
-    for mu in range(ob.shape[0]):
-        w[mu] = table[int(top - ob[mu])]
-    return top
-
-
-@numba.njit(cache=True, fastmath=_FAST)
-def _spin_exp_block(order, s, o, P, beta, table, tol, rows, changed, lo, hi):  # pragma: no cover - compiled
-    """:func:`_token_exp_block` for spins at moderate ``beta``: one dot product per visit.
-
-    Each row keeps ``w = exp(beta (o - top))`` relative to its largest overlap, refreshed when
-    it moves; the log mass of the patterns holding token ``t`` at site ``i`` is then
-    ``beta top + log sum_{holds t} w``.  Terms below ``e^-708`` of the top are lost, which can
-    change a gain only if a group that far below could overtake the other by moving ``2 c``
-    overlap units: impossible for ``beta < (668 - ln K) / (2 c)`` (see ``_SPIN_EXP_MAX_BETA``).
-    """
-    K = o.shape[1]
-    w, tops = np.empty((hi - lo, K)), np.empty(hi - lo)
-    for k in range(lo, hi):
-        changed[k] = False
-        tops[k - lo] = _spin_weights(o[rows[k]], w[k - lo], table)
-    for i in order:
-        p = P[i]  # (K,) 1.0 where the pattern holds token 1 at site i
-        for k in range(lo, hi):
-            b, wk = rows[k], w[k - lo]
-            mass1, mass0 = 0.0, 0.0
-            for mu in range(K):
-                mass1 += p[mu] * wk[mu]
-                mass0 += (1.0 - p[mu]) * wk[mu]
-            base = beta * tops[k - lo]
-            m1 = base + math.log(mass1) if mass1 > 0.0 else -np.inf
-            m0 = base + math.log(mass0) if mass0 > 0.0 else -np.inf
-            cur = s[b, i]
-            m_new, m_cur = (m0, m1) if cur == 1 else (m1, m0)
-            gain = (_lse2(2.0 * beta + m_new, -2.0 * beta + m_cur) - _lse2(m_new, m_cur)) / beta
-            if gain > tol:
-                step = 2.0 if cur == 0 else -2.0  # o += step * xi, xi = 2 p - 1
-                ob = o[b]
-                for mu in range(K):
-                    ob[mu] += step * (2.0 * p[mu] - 1.0)
-                s[b, i] = 1 - cur
-                tops[k - lo] = _spin_weights(ob, wk, table)
                 changed[k] = True
 
 
@@ -344,38 +205,6 @@ def _token_poly_parallel(order, s, o, cols, V, c, poly, tol, rows, changed):  # 
         )
 
 
-@numba.njit(cache=True)
-def _token_exp_serial(order, s, o, cols, V, c, beta, table, tol, rows, changed):  # pragma: no cover - compiled
-    n = rows.shape[0]
-    for lo in range(0, n, _BLOCK):
-        _token_exp_block(order, s, o, cols, V, c, beta, table, tol, rows, changed, lo, min(lo + _BLOCK, n))
-
-
-@numba.njit(parallel=True, cache=True)
-def _token_exp_parallel(order, s, o, cols, V, c, beta, table, tol, rows, changed):  # pragma: no cover - compiled
-    n = rows.shape[0]
-    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
-        _token_exp_block(
-            order, s, o, cols, V, c, beta, table, tol, rows, changed, block * _BLOCK, min(block * _BLOCK + _BLOCK, n)
-        )
-
-
-@numba.njit(cache=True)
-def _spin_exp_serial(order, s, o, P, beta, table, tol, rows, changed):  # pragma: no cover - compiled
-    n = rows.shape[0]
-    for lo in range(0, n, _BLOCK):
-        _spin_exp_block(order, s, o, P, beta, table, tol, rows, changed, lo, min(lo + _BLOCK, n))
-
-
-@numba.njit(parallel=True, cache=True)
-def _spin_exp_parallel(order, s, o, P, beta, table, tol, rows, changed):  # pragma: no cover - compiled
-    n = rows.shape[0]
-    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
-        _spin_exp_block(
-            order, s, o, P, beta, table, tol, rows, changed, block * _BLOCK, min(block * _BLOCK + _BLOCK, n)
-        )
-
-
 def _poly_tables(net: DenseHopfield, L: int) -> tuple:
     """The ``poly`` argument of the compiled polynomial sweeps (:func:`_refresh`).
 
@@ -397,12 +226,6 @@ def _poly_tables(net: DenseHopfield, L: int) -> tuple:
     return (n, rectified, False, F[j + int(c)] - F[j], F[j - int(c)] - F[j], L)
 
 
-def _exp_table(beta: float, c: float, L: int) -> np.ndarray:
-    """``exp(max(-beta d, -708))`` for the integer overlap gaps ``d = 0 .. 2 L + c``."""
-    d = np.arange(2 * L + int(c) + 1, dtype=np.float64)
-    return np.exp(np.maximum(-beta * d, -708.0))  # below e^-708 a term cannot move its group's sum
-
-
 def run_async(net: DenseHopfield, queries: Tensor, max_steps: int, generator: torch.Generator) -> Retrieval:
     """Asynchronous retrieval of ``queries`` ``(B, L)`` on the CPU: the torch loop's results."""
     B, L = queries.shape
@@ -414,14 +237,14 @@ def run_async(net: DenseHopfield, queries: Tensor, max_steps: int, generator: to
     V, c, tol = net.vocab_size_, net.step_, net._tie_tolerance()
     P = np.ascontiguousarray(net._site_onehot[:, 1].numpy()) if V == 2 else None  # (L, K) 1.0: holds token 1
     if net.F == "exp":
-        table = _exp_table(net.beta_, c, L)
+        table = exp.exp_table(net.beta_, c, L)
 
         def sweep(order: np.ndarray, rows: np.ndarray, changed: np.ndarray, parallel: bool) -> None:
-            if V == 2 and net.beta_ <= _SPIN_EXP_MAX_BETA:
-                run = _spin_exp_parallel if parallel else _spin_exp_serial
+            if V == 2 and net.beta_ <= exp.SPIN_EXP_MAX_BETA:
+                run = exp.spin_exp_parallel if parallel else exp.spin_exp_serial
                 run(order, s, o, P, net.beta_, table, tol, rows, changed)
             else:
-                run = _token_exp_parallel if parallel else _token_exp_serial
+                run = exp.token_exp_parallel if parallel else exp.token_exp_serial
                 run(order, s, o, cols, V, c, net.beta_, table, tol, rows, changed)
 
     else:
