@@ -6,6 +6,7 @@ Sections, in order (each a module with ``run(quick=False) -> list[dict]``):
 
 * ``classical``: classical Hopfield async/sync queries/s, sync step FLOP/s vs matmul;
 * ``dense_modern``: dense and modern memories, modern update FLOP/s vs matmul;
+* ``kernels``: compiled (numba) asynchronous sweeps vs the torch loops, and their compile cost;
 * ``diffusion``: diffusion training tokens/s and FLOP/s vs matmul, oracle queries/s vs K;
 * ``peers``: hopfieldkit, hopfieldnetwork, dhnn (and hflayers) on identical workloads;
 * ``limits``: sync step at N = B = 1024, what limits it, async dispatch cost, modern update;
@@ -38,6 +39,11 @@ SECTIONS = (
         "sync step FLOP/s as a fraction of plain matmuls of the same shapes and dtype (Hebbian low rank, float32)",
     ),
     ("dense_modern", "Dense and modern memories", "modern update FLOP/s as a fraction of a plain float64 matmul"),
+    (
+        "kernels",
+        "Compiled asynchronous sweeps against the torch loops",
+        "the compiled path's speed-up over the torch loop, both timed in alternation in this run",
+    ),
     (
         "diffusion",
         "Diffusion memory: training and retrieval",
@@ -106,6 +112,22 @@ def run_sections(quick: bool, threads: int, only: tuple[str, ...] | None = None,
     return sections
 
 
+#: A line in the markdown report after which hand-written notes (measurements made outside
+#: ``python -m benchmarks``, e.g. experiment wall times) survive regeneration.
+KEEP_MARKER = "<!-- hand-written below: kept when python -m benchmarks rewrites this file -->"
+
+
+def _kept_tail(path: str) -> str:
+    """The hand-written tail of an existing report (from :data:`KEEP_MARKER` on), or ``""``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    except FileNotFoundError:
+        return ""
+    at = old.find(KEEP_MARKER)
+    return "" if at < 0 else "\n" + old[at:]
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     """Command-line entry point; returns the sections (for tests)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
@@ -141,7 +163,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             command += f" --threads {args.threads}"
         if args.only:
             command += " --only " + " ".join(args.only)
-        text = report.markdown(machine, sections, command, started, total)
+        text = report.markdown(machine, sections, command, started, total) + _kept_tail(args.out)
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)

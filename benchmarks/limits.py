@@ -10,13 +10,14 @@ process, in alternation with the measured code (:func:`benchmarks.timing.interle
   ``N h = (s xi^T) xi - K s``, two float32 products (``4 A N K`` flops; exact while
   ``N K < 2^23`` because every number in it is an integer), which is what the model runs;
   and the generic-W step, ``s W`` in float64 (``2 A N^2``), the same loop on the weights.
-  Also the generic loop (``_fast_paths = False``) they are checked against, the time
+  Also the generic loop (``kernel="generic"``) they are checked against, the time
   outside the matmuls, and the exactness of the integer fields.
   Then the same at the peers' small size (``N = 256``, ``K = 26``, ``B = 256``; not in ``--quick``).
-* Classical async (``N = 1024``, ``K = 102``, ``B = 256``, then ``N = 256``): the retrieval against the generic
-  loop, and its first sweep -- ``N`` site visits in order, each a handful of small tensor
-  operations over the batch -- per visit, in units of one small-op dispatch: that sweep is
-  bound by per-operation overhead, not arithmetic.
+* Classical async (``N = 1024``, ``K = 102``, ``B = 256``, then ``N = 256``): the compiled
+  retrieval and the torch loop against the generic loop, and the torch loop's first sweep --
+  ``N`` site visits in order, each a handful of small tensor operations over the batch -- per
+  visit, in units of one small-op dispatch: that loop is bound by per-operation overhead, not
+  arithmetic, which is what the compiled sweeps remove (:mod:`benchmarks.kernels`).
 * Modern update (``N = K = B = 1024``, float64): ``4 B N K`` flops per update (two matmuls)
   over the FLOP/s of one ``(B, N) @ (N, K)`` matmul.
 * Oracle (``L = 16``, ``V = 8``, ``K = 4096``, ``B = 256``): the denoiser call with its cached
@@ -40,17 +41,16 @@ __all__ = ["run"]
 
 
 def _classical_sync(N: int, B: int, repeats: int) -> list[dict]:
-    from models.classical import ClassicalHopfield
+    import models
 
     K = round(0.1 * N)
     g = torch.Generator().manual_seed(0)
     patterns = torch.randint(0, 2, (K, N), generator=g)  # (K, N)
     queries, _ = flipped_queries(patterns, B, 0.1, g)  # (B, N)
-    lowrank = ClassicalHopfield(rule="hebb", update="sync").fit(patterns)
-    dense = ClassicalHopfield(rule="hebb", update="sync").fit(patterns)
-    dense._lowrank = False  # the same loop on the float64 weights: the generic-W step
-    generic = ClassicalHopfield(rule="hebb", update="sync").fit(patterns)
-    generic._fast_paths = False  # the loop written once for every case
+    lowrank = models.make("classical", rule="hebb", update="sync").fit(patterns)
+    # The same loop on the float64 weights: the generic-W step.
+    dense = models.make("classical", rule="hebb", update="sync", lowrank=False).fit(patterns)
+    generic = models.make("classical", rule="hebb", update="sync", kernel="generic").fit(patterns)  # written once
     steps = lowrank.retrieve(queries).steps
     # Step t multiplies the states that used at least t steps (finished ones are dropped).
     active = [int((steps >= t).sum()) for t in range(1, int(steps.max()) + 1)]
@@ -110,7 +110,7 @@ def _classical_sync(N: int, B: int, repeats: int) -> list[dict]:
             t["dense"] / t["lowrank"],
         ),
         row(
-            f"classical sync retrieval, {tag}, generic loop (_fast_paths=False; ratio: its time over the low rank's)",
+            f"classical sync retrieval, {tag}, generic loop (kernel='generic'; ratio: its time over the low rank's)",
             B / t["generic"],
             "queries/s",
             t["generic"] / t["lowrank"],
@@ -125,44 +125,53 @@ def _classical_sync(N: int, B: int, repeats: int) -> list[dict]:
     ]
 
 
-def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
-    from models import classical
+def _torch_first_sweep(memory, queries: torch.Tensor) -> dict:
+    """The torch loop's first sweep, as its cost model schedules it and site by site.
 
-    K = round(0.1 * N)
-    g = torch.Generator().manual_seed(0)
-    patterns = torch.randint(0, 2, (K, N), generator=g)
-    queries, _ = flipped_queries(patterns, B, 0.1, g)
-    model = classical.ClassicalHopfield(rule="hebb", update="async").fit(patterns)
-    generic = classical.ClassicalHopfield(rule="hebb", update="async").fit(patterns)
-    generic._fast_paths = False
+    On the retrieval's own fields and order: returns callables ``first`` (the schedule
+    :func:`models.classical_loops.sweep_cost` picks) and ``plain`` (:func:`~models.classical_loops.sweep_plain`,
+    for the cost of one site visit), the schedule's name and about how many flips the sweep makes.
+    """
+    from models import classical_loops
+    from models.classical_fields import async_fields
 
-    def call(m):
-        return m.retrieve(queries, generator=torch.Generator().manual_seed(1))
-
-    sweeps = int(call(model).steps.max())
-    # The first sweep on the retrieval's own fields and order, with the schedule its cost
-    # model picks (models.classical._sweep_cost), and site by site (_sweep_plain) for the
-    # cost of one site visit.
-    x, h, W, tol = model._async_fields(queries, model.max_steps)
+    N = queries.shape[1]
+    x, h, W, tol = async_fields(memory, queries, memory.max_steps)
     w = W.unbind(0)
     order = torch.randperm(N, generator=torch.Generator().manual_seed(1)).tolist()
     unstable = (h * x).add_(tol).sign_().neg_().clamp_(min=0.0)  # (B, N) 1 where a row would flip
     per_row = unstable.sum(dim=1)
     moving = per_row.nonzero().squeeze(1)
     busy = int(torch.count_nonzero(unstable.sum(dim=0)))
-    events, plain = classical._sweep_cost(N, B, busy, per_row[moving])
-    schedule = "_sweep_events" if events < plain else "_sweep_plain"
-    flips = float(per_row.sum())  # about the first sweep's flips
+    events, plain = classical_loops.sweep_cost(N, len(x), busy, per_row[moving])
 
     def plain_sweep():
-        classical._sweep_plain(order, x.clone(), h.clone(), w, tol)
+        classical_loops.sweep_plain(order, x.clone(), h.clone(), w, tol)
 
     def first_sweep():
         if events < plain:
-            classical._sweep_events(order, x.clone(), h.clone(), W, tol, moving)
+            classical_loops.sweep_events(order, x.clone(), h.clone(), W, tol, moving)
         else:
             plain_sweep()
 
+    schedule = "sweep_events" if events < plain else "sweep_plain"
+    return {"first": first_sweep, "plain": plain_sweep, "schedule": schedule, "flips": float(per_row.sum())}
+
+
+def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
+    import models
+
+    K = round(0.1 * N)
+    g = torch.Generator().manual_seed(0)
+    patterns = torch.randint(0, 2, (K, N), generator=g)
+    queries, _ = flipped_queries(patterns, B, 0.1, g)
+    memories = {k: models.make("classical", rule="hebb", kernel=k).fit(patterns) for k in ("numba", "torch", "generic")}
+
+    def call(m):
+        return m.retrieve(queries, generator=torch.Generator().manual_seed(1))
+
+    sweeps = int(call(memories["torch"]).steps.max())
+    first = _torch_first_sweep(memories["torch"], queries)
     v = torch.randn(B, dtype=torch.float64)
     n_ops = 1000
 
@@ -170,36 +179,33 @@ def _classical_async(N: int, B: int, repeats: int) -> list[dict]:
         for _ in range(n_ops):
             torch.sign(v)  # one dispatch of a (B,) elementwise op
 
-    t = interleaved_best(
-        {
-            "retrieve": lambda: call(model),
-            "generic": lambda: call(generic),
-            "first": first_sweep,
-            "plain": plain_sweep,
-            "op": small_ops,
-        },
-        repeats,
-    )
-    per_visit = t["plain"] / N
-    per_op = t["op"] / n_ops
-    tag = f"N={N} K={K} B={B}"
+    fns = {k: (lambda m=m: call(m)) for k, m in memories.items()}
+    t = interleaved_best({**fns, "first": first["first"], "plain": first["plain"], "op": small_ops}, repeats)
+    per_visit, per_op = t["plain"] / N, t["op"] / n_ops
+    tag, flips = f"N={N} K={K} B={B}", first["flips"]
     return [
         row(
-            f"classical async retrieval, {tag} ({sweeps} sweeps; ratio: speed-up over the generic loop)",
-            B / t["retrieve"],
+            f"classical async retrieval, {tag}, compiled ({sweeps} sweeps; ratio: speed-up over the generic loop)",
+            B / t["numba"],
             "queries/s",
-            t["generic"] / t["retrieve"],
+            t["generic"] / t["numba"],
         ),
-        row(f"classical async retrieval, {tag}, generic loop (_fast_paths=False)", B / t["generic"], "queries/s"),
         row(
-            f"classical async, {tag}: first sweep as retrieval runs it ({schedule}; ~{flips / B:.0f} flips per row; "
-            "ratio: share of retrieval time)",
+            f"classical async retrieval, {tag}, torch loop (ratio: speed-up over the generic loop)",
+            B / t["torch"],
+            "queries/s",
+            t["generic"] / t["torch"],
+        ),
+        row(f"classical async retrieval, {tag}, generic loop (kernel='generic')", B / t["generic"], "queries/s"),
+        row(
+            f"classical async, {tag}: torch loop's first sweep ({first['schedule']}; ~{flips / B:.0f} flips per row; "
+            "ratio: share of the torch retrieval's time)",
             t["first"] * 1e3,
             "ms",
-            t["first"] / t["retrieve"],
+            t["first"] / t["torch"],
         ),
         row(
-            f"classical async, {tag}: time per site visit of the first sweep site by site (_sweep_plain, "
+            f"classical async, {tag}: time per site visit of the torch loop's first sweep site by site (sweep_plain, "
             f"~{flips / N:.0f} of {B} rows flipping per visit; ratio: in small-op dispatches)",
             per_visit * 1e6,
             "us",

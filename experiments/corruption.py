@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from models.base import check_generator, check_tokens
+from models.checks import check_generator, check_tokens
 from models.diffusion.process import corrupt
 from models.diffusion.schedule import EPS
 

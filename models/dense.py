@@ -9,7 +9,15 @@ Krotov's rule ``s_i <- sign(E(s_i=-1) - E(s_i=+1))`` (theory.md 2.6).
 Only energy *differences* are ever computed, from a ``(B, K)`` overlap matrix that is
 kept up to date incrementally as sites change, so one site update costs ``O(B V K)``.
 For ``F = "exp"`` the differences are log-sum-exp differences (never raw exponentials),
-so nothing overflows for any ``beta``.
+so nothing overflows for any ``beta``.  For the polynomials the differences are exact
+integers while ``2 K L^n < 2^53``; beyond that (large ``n``: ``64^171`` already overflows
+float64) each row's differences are computed on overlaps divided by its largest ``|o| + c``,
+a positive factor that changes no decision, so no ``n`` overflows (``scaled_``).
+
+Speed: without recording, the asynchronous dynamics run compiled sweeps on the CPU
+(``kernel="numba"``, :mod:`models.dense_numba`, one call per sweep for the whole batch) or the
+torch loop below (``kernel="torch"``, any device); ``tests/models/test_dense_numba.py``
+checks that they agree.
 
 >>> import models
 >>> net = models.make("dense", F="exp", beta=1.0).fit(patterns)   # doctest: +SKIP
@@ -24,20 +32,16 @@ import torch
 from torch import Tensor
 
 from energy.dense import DENSE_FUNCTIONS, dense_energy_from_overlaps, token_overlaps
-from models.base import (
-    AssociativeMemory,
-    Retrieval,
-    check_choice,
-    check_int,
-    check_positive,
-    check_positive_int,
-    check_tokens,
-    one_hot,
-)
+from models.base import AssociativeMemory, Retrieval
+from models.checks import check_choice, check_int, check_positive, check_positive_int, check_tokens
+from models.codes import one_hot
+from models.kernels import KERNELS, resolve_kernel
 
 __all__ = ["DenseHopfield"]
 
 UPDATES = ("async", "sync")
+# Unit roundoff of float64.
+_U64 = 2.0**-53
 
 
 class DenseHopfield(AssociativeMemory):
@@ -60,6 +64,12 @@ class DenseHopfield(AssociativeMemory):
         Maximum number of sweeps.
     device : str
         Torch device to compute on.
+    kernel : {"auto", "numba", "torch"}
+        Implementation of the asynchronous dynamics without recording (:mod:`models.kernels`):
+        compiled numba sweeps (CPU) or the torch loop (any device; ``record=True`` and
+        synchronous updates always run it); ``"auto"`` takes numba on the CPU when it imports.
+        The polynomial and the exact regime give identical results; the others can differ
+        only at gains within rounding of a tie (:mod:`models.dense_numba`).
 
     Attributes
     ----------
@@ -67,6 +77,12 @@ class DenseHopfield(AssociativeMemory):
         ``long (K, L)`` stored patterns.
     vocab_size_ : int
         Alphabet size ``V``.
+    kernel_ : str
+        ``"numba"`` or ``"torch"``: the implementation ``kernel`` resolved to.
+    scaled_ : bool
+        Whether polynomial energy differences are computed on scaled overlaps because their
+        integers would not be exact in float64 (``2 K L^n >= 2^53``); decisions within
+        rounding of a tie then keep the current token.
     """
 
     name = "dense"
@@ -79,6 +95,7 @@ class DenseHopfield(AssociativeMemory):
         update: str = "async",
         max_steps: int = 100,
         device: str = "cpu",
+        kernel: str = "auto",
     ) -> None:
         self.F = F
         self.n = n
@@ -86,6 +103,7 @@ class DenseHopfield(AssociativeMemory):
         self.update = update
         self.max_steps = max_steps
         self.device = device
+        self.kernel = kernel
 
     def _check_hyperparameters(self) -> None:
         check_choice("F", self.F, DENSE_FUNCTIONS)
@@ -93,12 +111,18 @@ class DenseHopfield(AssociativeMemory):
         check_positive("beta", self.beta)
         check_choice("update", self.update, UPDATES)
         check_positive_int("max_steps", self.max_steps)
+        check_choice("kernel", self.kernel, KERNELS)
 
     # -- fit ---------------------------------------------------------------------------
 
     def _fit(self, patterns: Tensor) -> None:
         self.n_ = int(self.n)
         self.beta_ = float(self.beta)
+        self.kernel_ = resolve_kernel(self.kernel, self.device_)
+        K, L = patterns.shape
+        # Polynomial differences are sums of at most K terms below 2 L^n in magnitude: exact
+        # integers in float64 below 2^53 (Python integers: no overflow in the test itself).
+        self.scaled_ = self.F != "exp" and 2 * K * L**self.n_ >= 2**53
         # Overlap change per changed site: spins s.xi move by 2, agreement counts by 1.
         self.step_ = 2.0 if self.vocab_size_ == 2 else 1.0
         self.columns_ = patterns.T.contiguous()  # (L, K) site-major, so a site is a cheap row read
@@ -116,7 +140,7 @@ class DenseHopfield(AssociativeMemory):
     # sum over two groups of patterns, and one site update costs O(B K) for any V. The
     # grouping is a product with the (V, K) one-hot table of site i, which BLAS does fast.
 
-    def _site_gains(self, o: Tensor, cur: Tensor, i: int, work: Tensor | None = None) -> Tensor:
+    def _site_gains(self, o: Tensor, cur: Tensor, i: int, work: Tensor | None = None, scaled: bool = False) -> Tensor:
         """Energy decrease ``E(current) - E(s_i = v)`` for every token ``v`` at site ``i``.
 
         Parameters
@@ -128,6 +152,9 @@ class DenseHopfield(AssociativeMemory):
         work : Tensor, optional
             ``float64 (2, B, K)`` scratch space, overwritten. A sweep passes one so that its
             ``L`` site updates allocate no large temporaries (each is 8 MB at B = K = 1000).
+        scaled : bool
+            Polynomials only: divide each row by ``(max |o| + c)^n`` first, so nothing
+            overflows (the decisions are the same; the values are not energy differences).
 
         Returns
         -------
@@ -165,7 +192,12 @@ class DenseHopfield(AssociativeMemory):
             # Per-pattern differences keep the sums small; on integer overlaps every term, and
             # every sum, is an exact integer in float64 (while below 2**53): ties are exact.
             shifted = torch.addmm(o, one_hot(cur, self.vocab_size_), C, alpha=-2 * c, out=a).add_(c)  # (B, K)
-            diff = self._interaction_(shifted).sub_(self._interaction_(b.copy_(o)))  # (B, K) F(shifted) - F(o)
+            base = b.copy_(o)  # (B, K)
+            if scaled:  # a positive factor per row: |shifted|, |o| <= max |o| + c, so every term is <= 1
+                scale = o.abs().amax(dim=1, keepdim=True).add_(c).reciprocal_()  # (B, 1)
+                shifted.mul_(scale)
+                base.mul_(scale)
+            diff = self._interaction_(shifted).sub_(self._interaction_(base))  # (B, K) F(shifted) - F(o)
             by_token = diff @ C.T  # (B, V): gains of patterns holding v, losses of those holding cur
             gains = by_token + by_token.gather(1, cur[:, None])  # (B, V)
         return gains.scatter(1, cur[:, None], 0.0)  # staying put changes nothing
@@ -180,7 +212,11 @@ class DenseHopfield(AssociativeMemory):
         # Polynomial gains are exact integers: a tie is an exact tie. Log-sum-exp gains are
         # differences of two lse values of size up to beta L and carry their rounding; gains
         # below that are ties, so rounding can never make a state cycle between equal energies.
-        return 1e-12 * (1.0 / self.beta_ + self.patterns_.shape[1]) if self.F == "exp" else 0.0
+        # Scaled polynomial gains are sums of K differences of terms <= 1, each power off by
+        # about (n + 2) roundings: below 4 (n + K) u they are ties.
+        if self.F == "exp":
+            return 1e-12 * (1.0 / self.beta_ + self.patterns_.shape[1])
+        return 4.0 * (self.n_ + self.patterns_.shape[0]) * _U64 if self.scaled_ else 0.0
 
     def _site_step(self, o: Tensor, cur: Tensor, i: int, work: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Choose the token of site ``i`` in every state: lowest energy, current one kept on ties.
@@ -193,7 +229,7 @@ class DenseHopfield(AssociativeMemory):
             ``float64 (B, V)`` one-hot(new) - one-hot(current), a zero row where nothing
             changed: the overlaps move by ``c * swap @ onehot(site i)`` (exact integers).
         """
-        gains = self._site_gains(o, cur, i, work)  # (B, V)
+        gains = self._site_gains(o, cur, i, work, self.scaled_)  # (B, V)
         best = gains.argmax(-1)  # (B,) first maximum among candidates
         change = gains.gather(1, best[:, None]).squeeze(1) > self._tie_tolerance()  # (B,)
         new = torch.where(change, best, cur)  # (B,)
@@ -235,12 +271,16 @@ class DenseHopfield(AssociativeMemory):
         max_steps = self.max_steps if max_steps is None else max_steps
         # No global RNG: without a generator the sweep orders come from a fixed seed.
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
+        if self.update == "async" and self.kernel_ == "numba" and not record:
+            from models import dense_numba  # imports numba: only when this kernel runs
+
+            return dense_numba.run_async(self, queries, max_steps, gen)
         B, L = queries.shape
         s = queries.clone()  # (B, L)
         o = self.overlaps(s)  # (B, K)
         steps = torch.zeros(B, dtype=torch.long, device=s.device)
         converged = torch.zeros(B, dtype=torch.bool, device=s.device)
-        trajectory, energies = [s.clone()], [self._energy_of_overlaps(o)]
+        trajectory, energies = [s.clone()], [self._energy_of_overlaps(o)] if record else []
         for t in range(1, max_steps + 1):
             # One permutation per sweep, drawn on the CPU and shared by the batch, so a
             # row's dynamics do not depend on the other rows (batch == one by one).
@@ -290,15 +330,21 @@ class DenseHopfield(AssociativeMemory):
         Tensor
             ``float64 (B, L, V)``; zero at each site's current token, positive where
             changing to ``v`` lowers the energy. For ``F = "exp"`` in the units of the log
-            form ``-(1/beta) logsumexp(beta o)`` of the energy.
+            form ``-(1/beta) logsumexp(beta o)`` of the energy. At degrees where the energy
+            itself overflows float64 (``scaled_``, e.g. ``64^171``) gaps can be infinite or NaN;
+            the dynamics and :meth:`unstable_sites` decide on rescaled gains instead.
         """
+        return self._gaps(states, scaled=False)
+
+    def _gaps(self, states: Tensor, scaled: bool) -> Tensor:
+        """:meth:`energy_gaps`, or with ``scaled`` the rescaled gains the dynamics decide on."""
         self._check_fitted()
         check_tokens(states, "states", vocab_size=self.vocab_size_, length=self.patterns_.shape[1])
         s = states.to(self.device_)
         o = self.overlaps(s)  # (B, K)
         gaps = torch.empty(*s.shape, self.vocab_size_, dtype=torch.float64, device=s.device)  # (B, L, V)
         for i in range(s.shape[1]):
-            gaps[:, i] = self._site_gains(o, s[:, i], i)
+            gaps[:, i] = self._site_gains(o, s[:, i], i, scaled=scaled)
         return gaps.to(states.device)
 
     def local_fields(self, states: Tensor) -> Tensor:
@@ -329,4 +375,5 @@ class DenseHopfield(AssociativeMemory):
 
         A state is a fixed point of the dynamics exactly when no site is unstable.
         """
-        return self.energy_gaps(states).amax(-1) > self._tie_tolerance()  # gap is 0 at the current token
+        gains = self._gaps(states, scaled=self.scaled_)  # (B, L, V) the gains the dynamics decide on
+        return gains.amax(-1) > self._tie_tolerance()  # the gain is 0 at the current token

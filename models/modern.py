@@ -28,17 +28,9 @@ import torch
 from torch import Tensor
 
 from energy.dense import modern_energy
-from models.base import (
-    AssociativeMemory,
-    Retrieval,
-    check_choice,
-    check_positive,
-    check_positive_int,
-    check_tokens,
-    from_spins,
-    one_hot,
-    to_spins,
-)
+from models.base import AssociativeMemory, Retrieval
+from models.checks import check_choice, check_positive, check_positive_int, check_tokens
+from models.codes import from_spins, one_hot, to_spins
 
 __all__ = ["ModernHopfield", "ramsauer_update"]
 

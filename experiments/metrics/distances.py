@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 
 from energy.diffusion import agreements, onehot_codes
-from models.base import check_int, check_tokens, to_spins
+from models.checks import check_int, check_tokens
+from models.codes import to_spins
 
 __all__ = ["hamming", "overlap", "nearest"]
 

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from experiments.metrics.distances import check_same_length, check_same_shape, hamming
-from models.base import check_generator, check_int, check_tokens, to_spins
+from models.checks import check_generator, check_int, check_tokens
+from models.codes import to_spins
 
 __all__ = ["OUTCOMES", "outcome_codes", "outcome_classes", "symmetric_mixtures"]
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from models.base import check_fraction, check_int  # re-exported: the generators' argument checks
+from models.checks import check_fraction, check_int, check_tokens  # check_fraction, check_int re-exported
 
 __all__ = ["PatternSet", "from_arrays", "draw_rows", "check_int", "check_fraction", "TRAIN", "TEST", "AUX"]
 
@@ -90,25 +90,6 @@ def _jsonable(params: Any, name: str = "params") -> dict:
         raise TypeError(f"{name} must be JSON-serialisable (numbers, strings, lists, dicts): {err}") from err
 
 
-def _check_tokens(x: Any, name: str, vocab_size: int, min_rows: int) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of dtype torch.long, got {type(x).__name__}")
-    if x.dtype != torch.long:
-        raise TypeError(f"{name} must have dtype torch.long (token ids), got {x.dtype}")
-    if x.dim() != 2:
-        raise ValueError(f"{name} must be 2-D (rows, L), got shape {tuple(x.shape)}")
-    if x.shape[0] < min_rows:
-        raise ValueError(f"{name} must have at least {min_rows} row(s), got shape {tuple(x.shape)}")
-    if x.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one position, got shape {tuple(x.shape)}")
-    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
-        raise ValueError(
-            f"{name} has tokens in [{int(x.min())}, {int(x.max())}]; "
-            f"they must lie in [0, vocab_size-1={vocab_size - 1}]"
-        )
-    return x
-
-
 def _le_bytes(x: Tensor) -> bytes:
     # Fixed little-endian int64 so that the hash does not depend on the platform's byte order.
     return x.detach().cpu().contiguous().numpy().astype("<i8", copy=False).tobytes()
@@ -154,8 +135,8 @@ class PatternSet:
         object.__setattr__(self, "vocab_size", check_int("vocab_size", self.vocab_size, 2))
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty str, got {self.name!r}")
-        _check_tokens(self.train, "train", self.vocab_size, min_rows=1)
-        _check_tokens(self.test, "test", self.vocab_size, min_rows=0)
+        check_tokens(self.train, "train", vocab_size=self.vocab_size, min_rows=1)
+        check_tokens(self.test, "test", vocab_size=self.vocab_size, min_rows=0)
         if self.test.shape[1] != self.train.shape[1]:
             raise ValueError(
                 f"test must have the same length L as train ({self.train.shape[1]}), got shape {tuple(self.test.shape)}"

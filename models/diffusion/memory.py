@@ -23,10 +23,8 @@ import torch
 from torch import Tensor
 
 from energy.diffusion import conditional_entropy, lse_energy
-from models.base import (
-    AssociativeMemory,
-    Retrieval,
-    _to_device,
+from models.base import AssociativeMemory, Retrieval, _to_device
+from models.checks import (
     check_bool,
     check_choice,
     check_generator,

@@ -58,3 +58,14 @@ def test_report_helpers():
     assert fmt_value(math.nan, "queries/s")[0] == "skipped"
     with pytest.raises(ValueError, match="two distinct"):
         loglog_slope([2, 2], [1, 3])
+
+
+def test_hand_written_tail_survives_regeneration(tmp_path):
+    from benchmarks.__main__ import KEEP_MARKER, _kept_tail
+
+    path = tmp_path / "bench.md"
+    assert _kept_tail(str(path)) == ""  # no file yet
+    path.write_text("# Benchmarks\ngenerated\n")
+    assert _kept_tail(str(path)) == ""  # no marker: nothing kept
+    path.write_text(f"# Benchmarks\ngenerated\n{KEEP_MARKER}\n## Notes\nmeasured by hand\n")
+    assert _kept_tail(str(path)) == f"\n{KEEP_MARKER}\n## Notes\nmeasured by hand\n"

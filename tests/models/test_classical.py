@@ -29,8 +29,8 @@ from energy.hopfield import (
 from experiments.corruption import flip
 from experiments.metrics import overlap as overlaps
 from experiments.metrics import symmetric_mixtures
-from models.base import to_spins
 from models.classical import RULES
+from models.codes import to_spins
 
 # -- helpers -------------------------------------------------------------------------
 

@@ -1,12 +1,13 @@
-"""The specialised classical retrieval loops give exactly the generic loops' results.
+"""The fast classical retrieval loops give exactly the generic loops' results.
 
-:class:`models.classical.ClassicalHopfield` runs specialised loops when it does not record
-(low-rank integer Hebbian fields, compacted working sets, event-driven asynchronous sweeps;
-see the module docstring).  Every test here runs the same memory twice, once with
-``_fast_paths = False`` (the generic loops, which the theory tests in ``test_classical.py``
-check), and asserts identical states, steps, converged flags and generator state, over
-random settings (V = 2 and V > 2, every rule, zero_diagonal True/False, async and sync, small
-and large max_steps) and over states whose fields are exact ties or within rounding of one.
+:class:`models.classical.ClassicalHopfield` runs faster loops when it does not record
+(low-rank integer Hebbian fields, compacted working sets, event-driven torch sweeps, compiled
+numba sweeps; see the module docstring).  Every test here runs the same memory with each fast
+kernel (``"numba"``, ``"torch"``) and with ``kernel="generic"`` (the loops the theory tests in
+``test_classical.py`` check), and asserts identical states, steps, converged flags and
+generator state, over random settings (V = 2 and V > 2, every rule, zero_diagonal True/False,
+async and sync, small and large max_steps) and over states whose fields are exact ties or
+within rounding of one.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import pytest
 import torch
 
 import models
-import models.classical as classical
-from models.base import to_spins
-from models.classical import _float32_matmul_is_ieee, _lowrank_is_exact
+from models import classical_loops
+from models.classical_fields import async_fields, float32_matmul_is_ieee, hebb_factor, lowrank_is_exact
+from models.codes import to_spins
+
+#: The fast kernels, each compared with kernel="generic".
+FAST_KERNELS = ("numba", "torch")
 
 
 def gen(seed: int) -> torch.Generator:
@@ -31,21 +35,26 @@ def fit(patterns: torch.Tensor, V: int = 2, **hyper):
     return models.make("classical", **hyper).fit(patterns, vocab_size=V)
 
 
+def with_kernel(model, kernel: str):
+    """The same memory, fitted to the same patterns, with another ``kernel``."""
+    params = {**model.get_params(), "kernel": kernel}
+    return models.make("classical", **params).fit(model.patterns_, vocab_size=model.vocab_size_)
+
+
 def assert_same(model, queries: torch.Tensor, seed: int = 0, max_steps: int | None = None) -> None:
-    """Fast and generic loops agree on everything ``retrieve`` returns and on the generator."""
-    g_fast, g_slow = gen(seed), gen(seed)
-    fast = model.retrieve(queries, generator=g_fast, max_steps=max_steps)
-    model._fast_paths = False
-    try:
-        slow = model.retrieve(queries, generator=g_slow, max_steps=max_steps)
-    finally:
-        del model._fast_paths  # back to the class default
-    assert torch.equal(fast.states, slow.states)
-    assert torch.equal(fast.steps, slow.steps)
-    assert torch.equal(fast.converged, slow.converged)
-    assert fast.states.dtype == slow.states.dtype == torch.long
-    # the same orders were drawn: a caller reusing the generator sees the same stream
-    assert torch.equal(g_fast.get_state(), g_slow.get_state())
+    """Every fast kernel and the generic loops agree on everything ``retrieve`` returns and on the generator."""
+    g_slow = gen(seed)
+    slow = with_kernel(model, "generic").retrieve(queries, generator=g_slow, max_steps=max_steps)
+    others = [with_kernel(model, kernel) for kernel in FAST_KERNELS if kernel != model.kernel_]
+    for fast_model in (model, *others):
+        g_fast = gen(seed)
+        fast = fast_model.retrieve(queries, generator=g_fast, max_steps=max_steps)
+        assert torch.equal(fast.states, slow.states), fast_model.kernel_
+        assert torch.equal(fast.steps, slow.steps), fast_model.kernel_
+        assert torch.equal(fast.converged, slow.converged), fast_model.kernel_
+        assert fast.states.dtype == slow.states.dtype == torch.long
+        # the same orders were drawn: a caller reusing the generator sees the same stream
+        assert torch.equal(g_fast.get_state(), g_slow.get_state()), fast_model.kernel_
 
 
 def mixed_queries(patterns: torch.Tensor, V: int, seed: int, n: int = 12) -> torch.Tensor:
@@ -89,7 +98,7 @@ def test_fast_loops_equal_generic_loops_on_random_inputs(V, rule, zero_diagonal,
 def test_each_async_schedule_alone_equals_generic_loop(monkeypatch, schedule, rule, zero_diagonal):
     # The cost model picks a schedule per sweep; force one for every sweep.
     costs = (0.0, 1.0) if schedule == "events" else (1.0, 0.0)
-    monkeypatch.setattr(classical, "_sweep_cost", lambda *args: costs)
+    monkeypatch.setattr(classical_loops, "sweep_cost", lambda *args: costs)
     for seed in range(4):
         g = gen(2000 + seed)
         N = int(torch.randint(8, 120, (1,), generator=g))
@@ -168,7 +177,7 @@ def test_lowrank_fields_are_the_exact_integers_n_h():
     N, K = 1000, 100
     P = torch.randint(0, 2, (K, N), generator=gen(7000))
     model = fit(P, update="sync")
-    xi = model._hebb_factor(torch.float32)
+    xi = hebb_factor(model, torch.float32)
     x = to_spins(torch.randint(0, 2, (64, N), generator=gen(7001)), torch.float32)
     m = torch.addmm(x, x @ xi.mT, xi, beta=-K)  # N h, float32
     n_h = N * (x.double() @ model.weights_)  # float64, rounded
@@ -185,18 +194,18 @@ def test_lowrank_path_is_used_only_where_it_is_exact():
     K = 2**23 // (N + 1)
     R = float(K)  # a row sum of |W| never exceeds K
     tol = 1e-9 * R
-    assert _lowrank_is_exact(K, N, R, tol) and not _lowrank_is_exact(K + 1, N, R, tol)
+    assert lowrank_is_exact(K, N, R, tol) and not lowrank_is_exact(K + 1, N, R, tol)
     # ... and float64 rounding far below the tolerance, also after the flips of many sweeps
-    assert _lowrank_is_exact(100, 1024, 32.0, 32e-9, flips=1024 * 100)
-    assert not _lowrank_is_exact(100, 1024, 32.0, 32e-9, flips=1024 * 10**5)
+    assert lowrank_is_exact(100, 1024, 32.0, 32e-9, flips=1024 * 100)
+    assert not lowrank_is_exact(100, 1024, 32.0, 32e-9, flips=1024 * 10**5)
 
 
 def test_async_falls_back_to_float64_when_many_sweeps_could_accumulate_rounding():
     P = torch.randint(0, 2, (6, 64), generator=gen(8000))
     model = fit(P)
-    assert model._async_fields(P, 100)[1].dtype == torch.float32  # integer fields
+    assert async_fields(model, P, 100)[1].dtype == torch.float32  # integer fields
     huge = math.ceil(1e-9 / (2**-53 * 3 * 64))  # enough sweeps for the bound to fail
-    assert model._async_fields(P, huge)[1].dtype == torch.float64  # the generic fields
+    assert async_fields(model, P, huge)[1].dtype == torch.float64  # the generic fields
     assert_same(model, mixed_queries(P, 2, 0), max_steps=huge)
 
 
@@ -206,14 +215,14 @@ def test_reduced_precision_float32_matmuls_switch_the_lowrank_path_to_float64():
     before = torch.get_float32_matmul_precision()
     try:
         torch.set_float32_matmul_precision("medium")  # bfloat16 / TF32 products allowed
-        assert not _float32_matmul_is_ieee(torch.device("cpu"))
+        assert not float32_matmul_is_ieee(torch.device("cpu"))
         for update in ("async", "sync"):
             model = fit(P, update=update)
             assert_same(model, q)
         assert torch.float64 in model._factors  # the float64 copy of the patterns was used
     finally:
         torch.set_float32_matmul_precision(before)
-    assert _float32_matmul_is_ieee(torch.device("cpu"))
+    assert float32_matmul_is_ieee(torch.device("cpu"))
 
 
 def test_fast_loops_leave_queries_untouched_and_batch_equals_one_by_one():
@@ -233,10 +242,9 @@ def test_fast_loops_leave_queries_untouched_and_batch_equals_one_by_one():
 
 @pytest.mark.parametrize("update", ["async", "sync"])
 def test_float64_weights_in_the_fast_loops_equal_generic_loop(update):
-    # _lowrank = False: the fast loops on the float64 Hebbian weights (what benchmarks time
+    # lowrank=False: the fast loops on the float64 Hebbian weights (what benchmarks time
     # as the generic-W step) make the same decisions too.
     for seed in range(3):
         P = torch.randint(0, 2, (9, 75), generator=gen(9200 + seed))
-        model = fit(P, update=update)
-        model._lowrank = False
+        model = fit(P, update=update, lowrank=False)
         assert_same(model, mixed_queries(P, 2, seed), seed=seed)
