@@ -107,8 +107,12 @@ def run_experiment(
     models: list[str] | None = None,
     progress: bool | None = None,
     figures: bool = True,
+    overwrite: bool = False,
 ):
-    """Run (or resume) one experiment, write its table, provenance and figures."""
+    """Run (or resume) one experiment, write its table, provenance and figures.
+
+    ``overwrite=True`` replaces results of another configuration in ``out`` (otherwise refused).
+    """
     module = load_experiment(name)
     config = resolve_config(module, preset, seeds=seeds, models=models)
     # Experiments that keep artefacts beside their results (trained checkpoints) take ``out``.
@@ -123,6 +127,7 @@ def run_experiment(
         backend=backend,
         jobs=jobs,
         progress=progress,
+        overwrite=overwrite,
     )
     paths = plot_experiment(out, name) if figures else []
     if hasattr(module, "summary"):
@@ -186,6 +191,7 @@ def _add_run_options(p: argparse.ArgumentParser, name: str | None = None) -> Non
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-figures", action="store_true", help="write the table only")
+    p.add_argument("--overwrite", action="store_true", help="replace results of another configuration in OUT")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 models=args.models if args.command != "reproduce" else None,
                 progress=progress,
                 figures=not args.no_figures,
+                overwrite=args.overwrite,
             )
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)

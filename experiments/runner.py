@@ -1,18 +1,22 @@
-"""Sweeps of cells -> tidy rows, with resume, atomic writes and provenance.
+"""Sweeps of cells -> tidy rows, with verified resume, guarded outputs and provenance.
 
 A *sweep* is a list of cells (frozen dataclasses).  A cell runs one model on one
 pattern set under one condition, through a pure, module-level function
 ``run_cell(cell) -> list[dict]``.  The runner
 
-* writes each finished cell atomically to ``OUT/<experiment>/cells/<key>.parquet``
-  (temporary file + ``os.replace``), so Ctrl-C or a killed job never leaves a
-  half-written result, and rerunning the same command skips finished cells;
+* writes each finished cell atomically to ``OUT/<experiment>/cells/<key>.parquet`` with a
+  record of its key, the code that computed it, its row count and a checksum
+  (:mod:`experiments.cache`); a rerun reuses only the cells whose record checks out and
+  recomputes the others, with one warning line per damaged file;
 * runs cells with one of three backends: ``serial`` (in process), ``joblib``
   (processes, one torch thread each) or ``submitit`` (SLURM job arrays through
   ``submitit.AutoExecutor``; without a cluster it runs local subprocesses);
 * when every cell is done, concatenates them *in cell order* into
-  ``OUT/<experiment>/results.parquet`` (so every backend gives the same table) and
-  writes provenance to ``OUT/<experiment>/run.json``.
+  ``OUT/<experiment>/results.parquet`` (so every backend gives the same table);
+* keeps ``OUT/<experiment>/run.json``: the resolved config and provenance of the results,
+  and a ``history`` of every invocation (time, command line, cells computed and reused);
+* refuses to write into a folder that another run holds (a lock file) or that holds results
+  of another configuration, unless ``overwrite=True`` (the command line's ``--overwrite``).
 """
 
 from __future__ import annotations
@@ -20,20 +24,26 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import platform
+import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from experiments.cache import code_fingerprint, read_cell, write_cell
+from models.files import atomic_write
+
 __all__ = [
     "BACKENDS",
+    "OutputConflictError",
     "cell_key",
     "run_sweep",
     "provenance",
@@ -44,6 +54,11 @@ __all__ = [
 ]
 
 BACKENDS = ("serial", "joblib", "submitit")
+log = logging.getLogger(__name__)
+
+
+class OutputConflictError(ValueError):
+    """An output folder that another run holds, or that holds results of another configuration."""
 
 
 # -- identity of a cell ---------------------------------------------------------------
@@ -77,34 +92,12 @@ def cell_key(cell: Any) -> str:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
     """``df.to_parquet`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def atomic_write_json(obj: Any, path: Path) -> None:
@@ -217,6 +210,133 @@ def _submitit(run_cell, todo, jobs, folder: Path, slurm: dict | None):
             time.sleep(0.2)
 
 
+# -- the output folder ------------------------------------------------------------------
+
+RUN_JSON, RESULTS, LOCK = "run.json", "results.parquet", ".lock"
+_HINT = "pass overwrite=True (command line: --overwrite) to replace them, or choose another output directory (--out)"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _identity(config: Any, keys: list[str]) -> dict[str, Any]:
+    """What makes two runs "the same configuration": the resolved config and the list of cells.
+
+    A run without a config (``None``) is judged by its cells alone.
+    """
+    return {
+        "config": json.loads(json.dumps(_plain(config), default=str)),
+        "cells_sha256": hashlib.sha256(",".join(keys).encode()).hexdigest()[:16],
+    }
+
+
+def _read_record(root: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """``run.json`` with a ``history`` list, or why it cannot be read.
+
+    A record of an older runner (no history) becomes the first entry of its history.
+    """
+    path = root / RUN_JSON
+    if not path.exists():
+        return None, None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            raise ValueError(f"a JSON {type(record).__name__}, not an object")
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return None, f"{path} is unreadable ({err}), so the results beside it are of unknown configuration"
+    if not isinstance(record.get("history"), list):  # written before run.json kept a history
+        old = {k: record.get(k) for k in ("git_commit", "backend", "jobs", "n_cells_run_now", "wall_time_s")}
+        record["history"] = [{"status": "finished", "started": None, **old}]
+    return record, None
+
+
+def _differences(old: Any, new: Any) -> str:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        diff = [
+            f"{k}: {old.get(k, '(unset)')!r} there, {new.get(k, '(unset)')!r} here"
+            for k in keys
+            if old.get(k) != new.get(k)
+        ]
+        return "; ".join(diff[:5]) + ("; ..." if len(diff) > 5 else "")
+    return f"{old!r} there, {new!r} here"
+
+
+def _conflict(root: Path, record: dict[str, Any] | None, ident: dict[str, Any]) -> str | None:
+    """Why the folder may not receive this run's results (None: it may)."""
+    if record is None:
+        return (
+            f"{root} holds {RESULTS} without a {RUN_JSON}, so of unknown configuration"
+            if (root / RESULTS).exists()
+            else None
+        )
+    if ident["config"] is not None and record.get("config") != ident["config"]:
+        return f"{root} holds results of another configuration ({_differences(record.get('config'), ident['config'])})"
+    old_cells = record.get("cells_sha256")
+    if old_cells is not None and old_cells != ident["cells_sha256"]:
+        return f"{root} holds results of the same configuration but other cells (did the code change the sweep?)"
+    return None
+
+
+def _lock(root: Path):
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(root / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise OutputConflictError(
+            f"{root} is in use by another run (it holds {root / LOCK}); wait for it to finish or choose another "
+            "output directory (--out)"
+        ) from None
+    return lock
+
+
+def _start(root: Path, ident: dict[str, Any], overwrite: bool, entry: dict[str, Any]) -> dict[str, Any]:
+    """Check the folder, record this invocation in ``run.json`` and return the record."""
+    record, problem = _read_record(root)
+    problem = problem or _conflict(root, record, ident)
+    if problem and not overwrite:
+        raise OutputConflictError(f"{problem}; {_HINT}")
+    history = record["history"] if record else []
+    for old in history:
+        if old.get("status") == "running":  # this run holds the lock, so that one is gone
+            old["status"] = "interrupted"
+    if problem:
+        entry["replaced"] = problem
+        (root / RESULTS).unlink(missing_ok=True)  # never pair this configuration with the old table
+        record = None
+    if ident["config"] is None and record is not None:  # a run that states no config keeps the folder's
+        ident = {**ident, "config": record.get("config")}
+    record = {**(record or {}), **ident, "history": [*history, entry]}
+    atomic_write_json(record, root / RUN_JSON)
+    return record
+
+
+def _cached_cells(experiment: str, cell_dir: Path, keys: list[str], fingerprint: str) -> tuple[dict, dict]:
+    """Verified frames of the finished cells, and counts of reused / damaged / stale cells."""
+    frames: dict[str, pd.DataFrame] = {}
+    counts = {"reused": 0, "damaged": 0, "stale": 0}
+    stale: list[str] = []
+    for key in keys:
+        status = read_cell(cell_dir / f"{key}.parquet", key, fingerprint)
+        if status.frame is not None:
+            frames[key] = status.frame
+            counts["reused"] += 1
+        elif status.stale:
+            stale.append(status.problem)
+        elif status.problem:
+            counts["damaged"] += 1
+            log.warning(
+                "%s: cell %s (%s) %s; recomputing it", experiment, key, cell_dir / f"{key}.parquet", status.problem
+            )
+    if stale:
+        counts["stale"] = len(stale)
+        log.warning("%s: %d cached cells %s; recomputing them", experiment, len(stale), stale[0])
+    return frames, counts
+
+
 # -- the sweep --------------------------------------------------------------------------
 
 
@@ -241,8 +361,10 @@ def run_sweep(
     progress: bool | None = None,
     slurm: dict | None = None,
     device: str = "cpu",
+    overwrite: bool = False,
+    fingerprint: str | None = None,
 ) -> pd.DataFrame:
-    """Run every unfinished cell and return the full tidy table.
+    """Run every cell without a valid cached result and return the full tidy table.
 
     Parameters
     ----------
@@ -254,8 +376,9 @@ def run_sweep(
         Pure, module-level (picklable) function ``cell -> list[dict]``.
     out_dir : path
         Root output directory.
-    config : dataclass, optional
-        Resolved experiment config, stored in ``run.json``.
+    config : dataclass or dict, optional
+        Resolved experiment config, stored in ``run.json``; with the list of cells it is the
+        *configuration* that a folder's results belong to.
     backend : {"serial", "joblib", "submitit"}
     jobs : int
         Parallel workers (joblib processes, or SLURM array parallelism).
@@ -263,62 +386,100 @@ def run_sweep(
         tqdm progress bar over cells; ``None`` shows it only on a terminal.
     slurm : dict, optional
         Extra ``submitit`` parameters (partition, timeout_min, ...).
+    overwrite : bool
+        Replace results of another configuration in the folder (otherwise refused).
+    fingerprint : str, optional
+        Identity of the code that computes the cells; default
+        :func:`experiments.cache.code_fingerprint` of ``run_cell``.
 
     Returns
     -------
     pandas.DataFrame
         Rows of every cell in cell order, with a ``cell`` column holding the cell key.
-    """
-    from tqdm.auto import tqdm
 
+    Raises
+    ------
+    OutputConflictError
+        (a ``ValueError``) if another run holds the folder, or it holds results of another
+        configuration and ``overwrite`` is False.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
-    root = Path(out_dir) / experiment
-    cell_dir = root / "cells"
-    cell_dir.mkdir(parents=True, exist_ok=True)
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be a bool, got {type(overwrite).__name__}")
     keys = [cell_key(c) for c in cells]
     if len(set(keys)) != len(keys):
         raise ValueError(f"{experiment}: the sweep contains duplicate cells")
-    todo = [(k, c) for k, c in zip(keys, cells, strict=True) if not (cell_dir / f"{k}.parquet").exists()]
-
-    started = time.time()
-    disable = None if progress is None else not progress  # None: only on a terminal
-    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=experiment, unit="cell", disable=disable)
+    fingerprint = code_fingerprint(run_cell) if fingerprint is None else str(fingerprint)
+    root = Path(out_dir) / experiment
+    root.mkdir(parents=True, exist_ok=True)
+    lock = _lock(root)
     try:
-        if todo:
-            if backend == "serial":
-                stream = _serial(run_cell, todo)
-            elif backend == "joblib":
-                stream = _joblib(run_cell, todo, jobs)
-            else:
-                stream = _submitit(run_cell, todo, jobs, root / "submitit", slurm)
-            for key, rows in stream:
-                df = pd.DataFrame(rows)
-                df.insert(0, "cell", key)
-                atomic_write_parquet(df, cell_dir / f"{key}.parquet")
-                bar.update(1)
+        entry = {"started": _now(), "status": "running", "command": shlex.join(sys.argv), "fingerprint": fingerprint}
+        record = _start(root, _identity(config, keys), overwrite, entry)
+        started = time.time()
+        frames, counts = _cached_cells(experiment, root / "cells", keys, fingerprint)
+        todo = [(k, c) for k, c in zip(keys, cells, strict=True) if k not in frames]
+        _compute(experiment, run_cell, todo, frames, fingerprint, root, backend, jobs, progress, slurm, len(cells))
+        results = pd.concat([frames[k] for k in keys], ignore_index=True) if keys else pd.DataFrame()
+        atomic_write_parquet(results, root / RESULTS)
+        wall = round(time.time() - started, 3)
+        entry.update(
+            status="finished",
+            finished=_now(),
+            backend=backend,
+            jobs=jobs,
+            n_cells=len(cells),
+            cells_computed=len(todo),
+            cells_reused=counts["reused"],
+            cells_damaged=counts["damaged"],
+            cells_stale=counts["stale"],
+            wall_time_s=wall,
+            git_commit=_git_commit(),
+        )
+        record.update(provenance(record["config"], device=device))
+        record.update(
+            experiment=experiment,
+            backend=backend,
+            jobs=jobs,
+            fingerprint=fingerprint,
+            n_cells=len(cells),
+            n_cells_run_now=len(todo),
+            n_rows=len(results),
+            wall_time_s=round(sum(float(h.get("wall_time_s") or 0) for h in record["history"]), 3),
+            pattern_set_hashes=sorted(results["pattern_hash"].unique().tolist()) if "pattern_hash" in results else [],
+        )
+        atomic_write_json(record, root / RUN_JSON)
+    finally:
+        lock.release()
+    return results
+
+
+def _compute(experiment, run_cell, todo, frames, fingerprint, root, backend, jobs, progress, slurm, n_cells) -> None:
+    """Run the cells of ``todo``, write each one as it finishes and read it back verified into ``frames``."""
+    from tqdm.auto import tqdm
+
+    cell_dir = root / "cells"
+    disable = None if progress is None else not progress  # None: only on a terminal
+    bar = tqdm(total=n_cells, initial=n_cells - len(todo), desc=experiment, unit="cell", disable=disable)
+    try:
+        if not todo:
+            return
+        if backend == "serial":
+            stream = _serial(run_cell, todo)
+        elif backend == "joblib":
+            stream = _joblib(run_cell, todo, jobs)
+        else:
+            stream = _submitit(run_cell, todo, jobs, root / "submitit", slurm)
+        for key, rows in stream:
+            path = cell_dir / f"{key}.parquet"
+            write_cell(path, key, fingerprint, rows)
+            status = read_cell(path, key, fingerprint)
+            if status.frame is None:  # another process is writing here, or the disk lies
+                raise OSError(f"{experiment}: cell {key} written to {path} does not read back: it {status.problem}")
+            frames[key] = status.frame
+            bar.update(1)
     finally:
         bar.close()
-
-    frames = [pd.read_parquet(cell_dir / f"{k}.parquet") for k in keys]
-    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    atomic_write_parquet(results, root / "results.parquet")
-    prov = provenance(config, device=device)
-    prov.update(
-        {
-            "experiment": experiment,
-            "backend": backend,
-            "jobs": jobs,
-            "n_cells": len(cells),
-            "n_cells_run_now": len(todo),
-            "n_rows": len(results),
-            "wall_time_s": round(time.time() - started, 3),
-            "pattern_set_hashes": sorted(results["pattern_hash"].unique().tolist())
-            if "pattern_hash" in results
-            else [],
-        }
-    )
-    atomic_write_json(prov, root / "run.json")
-    return results

@@ -68,6 +68,7 @@ from models.base import (
     one_hot,
     to_spins,
 )
+from models.limits import check_memory
 
 __all__ = ["ClassicalHopfield", "RULES", "UPDATES"]
 
@@ -248,6 +249,9 @@ class ClassicalHopfield(AssociativeMemory):
 
     def _fit(self, patterns: Tensor) -> None:
         V, (K, L) = self.vocab_size_, patterns.shape
+        N = L * V if V > 2 else L  # one-hot Potts codes, or spins
+        arg, value = ("vocab_size", V) if V > 2 else ("patterns", f"length {L}")
+        check_memory(8 * N * N, argument=arg, value=value, what=f"the ({N}, {N}) float64 weights", device=self.device_)
         for stale in ("weights_", "couplings_"):  # a refit may change V
             self.__dict__.pop(stale, None)
         self._factors = {}  # Hebbian spin patterns per dtype, for the low-rank fields

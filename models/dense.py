@@ -34,6 +34,7 @@ from models.base import (
     check_tokens,
     one_hot,
 )
+from models.limits import check_memory
 
 __all__ = ["DenseHopfield"]
 
@@ -97,6 +98,9 @@ class DenseHopfield(AssociativeMemory):
     # -- fit ---------------------------------------------------------------------------
 
     def _fit(self, patterns: Tensor) -> None:
+        (K, L), V = patterns.shape, self.vocab_size_
+        size = f"the (L, V, K) = ({L}, {V}, {K}) float64 site tables and a (V, V) = ({V}, {V}) mask"
+        check_memory(8 * L * V * K + V * V, argument="vocab_size", value=V, what=size, device=self.device_)
         self.n_ = int(self.n)
         self.beta_ = float(self.beta)
         # Overlap change per changed site: spins s.xi move by 2, agreement counts by 1.

@@ -38,7 +38,15 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} PB"  # pragma: no cover
 
 
-def check_memory(nbytes: float, *, argument: str, value: object, what: str, device: str | torch.device = "cpu") -> None:
+def check_memory(
+    nbytes: float,
+    *,
+    argument: str,
+    value: object,
+    what: str,
+    device: str | torch.device = "cpu",
+    remedy: str | None = None,
+) -> None:
     """Raise ``ValueError`` naming ``argument`` when ``nbytes`` exceed :func:`memory_limit`.
 
     Parameters
@@ -48,15 +56,18 @@ def check_memory(nbytes: float, *, argument: str, value: object, what: str, devi
     argument : str
         The argument that makes it large (e.g. ``"vocab_size"``), named in the message.
     value : object
-        Its value, shown in the message.
+        Its value, shown in the message (a string is shown as a description).
     what : str
         What would be allocated, with the sizes it depends on (e.g. ``"the (K, L, V) one-hot table"``).
     device : str or torch.device
         Where it would be allocated.
+    remedy : str, optional
+        What to do instead; default "use a smaller <argument>".
     """
     limit = memory_limit(device)
     if nbytes > limit:
+        label = f"{argument} ({value})" if isinstance(value, str) else f"{argument}={value!r}"
         raise ValueError(
-            f"{argument}={value!r} needs ~{format_bytes(nbytes)} for {what}, more than the "
-            f"{format_bytes(limit)} of memory on {torch.device(device)}; use a smaller {argument}"
+            f"{label} needs ~{format_bytes(nbytes)} for {what}, more than the "
+            f"{format_bytes(limit)} of memory on {torch.device(device)}; {remedy or f'use a smaller {argument}'}"
         )

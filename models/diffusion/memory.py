@@ -39,7 +39,8 @@ from models.base import (
 )
 from models.diffusion import samplers
 from models.diffusion.denoiser import DenoiserConfig
-from models.diffusion.oracle import Oracle
+from models.diffusion.oracle import Oracle, posterior_bytes
+from models.diffusion.process import check_time
 from models.diffusion.schedule import beta
 from models.diffusion.train import (
     TrainConfig,
@@ -49,8 +50,9 @@ from models.diffusion.train import (
     torch_threads,
     train,
 )
+from models.limits import check_memory
 
-__all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTROPY_TIME"]
+__all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTROPY_TIME", "training_bytes"]
 
 #: Diffusion time assumed when ``retrieve`` gets ``noise=None``.
 DEFAULT_NOISE = 0.25
@@ -59,6 +61,19 @@ ENTROPY_TIME = samplers.T_END
 #: Iteration cap of the fixed-point samplers when ``max_steps`` is not given.
 FIXED_POINT_MAX_STEPS = 100
 SAMPLERS = ("ancestral", "argmax", "fixed_point", "async_fixed_point")
+
+
+def training_bytes(vocab: int, length: int, d_model: int, n_layers: int, n_heads: int, batch: int) -> int:
+    """Estimated peak bytes of training the denoiser (exact Python ints, no overflow).
+
+    Parameters (embedding and head ``2 V d``, ``~18 d^2`` per block) kept four times (weights,
+    gradients, two AdamW moments), and float32 activations per batch: about six ``(B, L, V)``
+    tensors for the output and the NELBO, ``~30 d`` and three ``(heads, L)`` attention rows per
+    position and block.
+    """
+    V, L, d, n, h, B = (int(x) for x in (vocab, length, d_model, n_layers, n_heads, batch))
+    params = 2 * V * d + 18 * n * d * d
+    return 16 * params + 4 * B * L * (6 * V + n * (30 * d + 3 * h * L))
 
 
 class _DiffusionBase(AssociativeMemory):
@@ -78,6 +93,18 @@ class _DiffusionBase(AssociativeMemory):
 
     def _threads(self) -> int | None:
         return None
+
+    def _check_batch(self, batch: int, argument: str) -> None:
+        """Refuse a batch whose ``(B, L, V)`` posterior tensors cannot fit, before computing them."""
+        K, L = self.patterns_.shape
+        check_memory(
+            posterior_bytes(batch, K, L, self.vocab_size_),
+            argument=argument,
+            value=batch if argument == "n" else f"a batch of {batch} states",
+            what=f"the (B, L, V) = ({batch}, {L}, {self.vocab_size_}) float64 posterior tensors",
+            device=self.device_,
+            remedy="split the batch" if argument != "n" else None,
+        )
 
     # -- public extras -------------------------------------------------------------
 
@@ -103,6 +130,8 @@ class _DiffusionBase(AssociativeMemory):
                 raise ValueError(f"t must be a scalar or a (B,) tensor of times in (0, 1], got shape {tuple(t.shape)}")
         else:
             check_noise(t, "t", optional=False)
+        check_time(t, "t")
+        self._check_batch(x_t.shape[0], "x_t")
         x = x_t.to(self.device_)
         with torch_threads(self._threads()):
             out = self._denoiser()(x, samplers._times(t, x))
@@ -119,6 +148,7 @@ class _DiffusionBase(AssociativeMemory):
         self._check_fitted()
         n = check_positive_int("n", n)
         check_generator(generator)
+        self._check_batch(n, "n")
         generator = generator if generator is not None else torch.Generator().manual_seed(self.seed)
         with torch_threads(self._threads()):
             r = samplers.generate(
@@ -152,6 +182,8 @@ class _DiffusionBase(AssociativeMemory):
         record: bool,
     ) -> Retrieval:
         t = DEFAULT_NOISE if noise is None else noise
+        check_time(t, "noise")
+        self._check_batch(queries.shape[0], "queries")
         generator = generator if generator is not None else torch.Generator().manual_seed(self.seed)
         den = self._denoiser()
         want_energies = record and self._has_energy()
@@ -325,12 +357,22 @@ class DiffusionMemory(_DiffusionBase):
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
         check_choice("sampler", self.sampler, SAMPLERS)
         check_noise(self.dt, "dt", optional=False)
+        samplers.check_dt(float(self.dt))  # the step count from t = 1 (generate, retrieve at noise 1)
         if self.checkpoint is not None and not isinstance(self.checkpoint, str | os.PathLike):
             raise TypeError(f"checkpoint must be a directory path or None, got {type(self.checkpoint).__name__}")
         check_int("seed", self.seed)
         check_bool("progress", self.progress)
 
     def _fit(self, patterns: Tensor) -> None:
+        sizes = (self.vocab_size_, patterns.shape[1], self.d_model, self.n_layers, self.n_heads, self.batch_size)
+        check_memory(
+            training_bytes(*sizes),
+            argument="vocab_size",
+            value=self.vocab_size_,
+            what=f"training a d_model={self.d_model} network on (L, V) = ({patterns.shape[1]}, {self.vocab_size_}) "
+            f"sequences in batches of {self.batch_size}",
+            device=self.device_,
+        )
         model_config = DenoiserConfig(
             vocab_size=self.vocab_size_,
             length=patterns.shape[1],
@@ -401,7 +443,9 @@ class OracleMemory(_DiffusionBase):
     def _check_hyperparameters(self) -> None:
         check_choice("sampler", self.sampler, SAMPLERS)
         check_noise(self.dt, "dt", optional=False)
+        samplers.check_dt(float(self.dt))
         check_noise(self.t_energy, "t_energy", optional=False)
+        check_time(self.t_energy, "t_energy")
         check_int("seed", self.seed)
 
     def _fit(self, patterns: Tensor) -> None:
