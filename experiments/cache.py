@@ -180,12 +180,14 @@ def read_cell(path: Path, key: str, fingerprint: str) -> CellStatus:
     except Exception as err:  # ArrowInvalid, OSError...: empty, truncated or not parquet
         return CellStatus(problem=f"is unreadable ({type(err).__name__}: {str(err)[:120]})")
     raw = (table.schema.metadata or {}).get(RECORD_KEY)
+    if raw is None:
+        return CellStatus(problem="has no cell record (written by an older runner)", stale=True)
     try:
-        record = json.loads(raw) if raw is not None else None
+        record = json.loads(raw)
     except ValueError:
         record = None
     if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
-        return CellStatus(problem="has no cell record (written by an older runner)", stale=True)
+        return CellStatus(problem="has a damaged cell record")
     if record.get("key") != key:
         return CellStatus(problem=f"holds cell {record.get('key')!r} (copied from another cell?)")
     if record.get("n_rows") != table.num_rows:
@@ -193,5 +195,8 @@ def read_cell(path: Path, key: str, fingerprint: str) -> CellStatus:
     if record.get("checksum") != _checksum(table.replace_schema_metadata(None)):
         return CellStatus(problem="has rows that do not match their checksum (edited or damaged)")
     if record.get("fingerprint") != fingerprint:
-        return CellStatus(problem=f"was computed by other code (fingerprint {record.get('fingerprint')})", stale=True)
-    return CellStatus(frame=table.to_pandas())
+        return CellStatus(problem="was computed by other code (the fingerprint of its source differs)", stale=True)
+    try:
+        return CellStatus(frame=table.to_pandas())
+    except Exception as err:  # damaged pandas metadata beside intact rows
+        return CellStatus(problem=f"cannot be converted to a table ({type(err).__name__}: {str(err)[:120]})")

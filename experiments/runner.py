@@ -315,25 +315,29 @@ def _start(root: Path, ident: dict[str, Any], overwrite: bool, entry: dict[str, 
 
 
 def _cached_cells(experiment: str, cell_dir: Path, keys: list[str], fingerprint: str) -> tuple[dict, dict]:
-    """Verified frames of the finished cells, and counts of reused / damaged / stale cells."""
+    """Verified frames of the finished cells, and counts of reused / damaged / stale cells.
+
+    Each damaged file gets one warning line naming it; stale cells (other code, older runner)
+    get one line per reason, naming the first few.
+    """
     frames: dict[str, pd.DataFrame] = {}
     counts = {"reused": 0, "damaged": 0, "stale": 0}
-    stale: list[str] = []
+    stale: dict[str, list[str]] = {}
     for key in keys:
-        status = read_cell(cell_dir / f"{key}.parquet", key, fingerprint)
+        path = cell_dir / f"{key}.parquet"
+        status = read_cell(path, key, fingerprint)
         if status.frame is not None:
             frames[key] = status.frame
             counts["reused"] += 1
         elif status.stale:
-            stale.append(status.problem)
+            stale.setdefault(status.problem, []).append(key)
         elif status.problem:
             counts["damaged"] += 1
-            log.warning(
-                "%s: cell %s (%s) %s; recomputing it", experiment, key, cell_dir / f"{key}.parquet", status.problem
-            )
-    if stale:
-        counts["stale"] = len(stale)
-        log.warning("%s: %d cached cells %s; recomputing them", experiment, len(stale), stale[0])
+            log.warning("%s: cell %s (%s) %s; recomputing it", experiment, key, path, status.problem)
+    for problem, which in stale.items():
+        counts["stale"] += len(which)
+        named = ", ".join(which[:3]) + (f" and {len(which) - 3} more" if len(which) > 3 else "")
+        log.warning("%s: %d cached cell(s) (%s) %s; recomputing", experiment, len(which), named, problem)
     return frames, counts
 
 
