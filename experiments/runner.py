@@ -421,6 +421,8 @@ def run_sweep(
     root.mkdir(parents=True, exist_ok=True)
     lock = _lock(root)
     try:
+        for stale in [*root.glob(".*.tmp"), *(root / "cells").glob(".*.tmp")]:  # left by a killed run
+            stale.unlink(missing_ok=True)
         entry = {"started": _now(), "status": "running", "command": shlex.join(sys.argv), "fingerprint": fingerprint}
         record = _start(root, _identity(config, keys), overwrite, entry)
         started = time.time()

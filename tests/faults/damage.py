@@ -16,10 +16,11 @@ def damage(path: Path, kind: str, rng: random.Random, other: Path | None = None)
     if kind == "empty":
         path.write_bytes(b"")
     elif kind == "truncate":
-        path.write_bytes(data[: rng.randrange(1, len(data))])
+        path.write_bytes(data[: rng.randrange(len(data))] if data else b"")  # shorter, possibly empty
     elif kind == "garbage":
         path.write_bytes(bytes(rng.randrange(256) for _ in range(len(data))))
     elif kind == "flip":
+        data = data or b"\0"
         i = rng.randrange(len(data))
         path.write_bytes(data[:i] + bytes([data[i] ^ (1 << rng.randrange(8))]) + data[i + 1 :])
     elif kind == "swap":
