@@ -32,13 +32,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from experiments.cache import code_fingerprint, read_cell, write_cell
+from experiments.outputs import RESULTS, OutputConflictError, identity, lock_folder, now, start, write_record
 from models.files import atomic_write
 
 __all__ = [
@@ -55,10 +55,6 @@ __all__ = [
 
 BACKENDS = ("serial", "joblib", "submitit")
 log = logging.getLogger(__name__)
-
-
-class OutputConflictError(ValueError):
-    """An output folder that another run holds, or that holds results of another configuration."""
 
 
 # -- identity of a cell ---------------------------------------------------------------
@@ -210,110 +206,6 @@ def _submitit(run_cell, todo, jobs, folder: Path, slurm: dict | None):
             time.sleep(0.2)
 
 
-# -- the output folder ------------------------------------------------------------------
-
-RUN_JSON, RESULTS, LOCK = "run.json", "results.parquet", ".lock"
-_HINT = "pass overwrite=True (command line: --overwrite) to replace them, or choose another output directory (--out)"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _identity(config: Any, keys: list[str]) -> dict[str, Any]:
-    """What makes two runs "the same configuration": the resolved config and the list of cells.
-
-    A run without a config (``None``) is judged by its cells alone.
-    """
-    return {
-        "config": json.loads(json.dumps(_plain(config), default=str)),
-        "cells_sha256": hashlib.sha256(",".join(keys).encode()).hexdigest()[:16],
-    }
-
-
-def _read_record(root: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """``run.json`` with a ``history`` list, or why it cannot be read.
-
-    A record of an older runner (no history) becomes the first entry of its history.
-    """
-    path = root / RUN_JSON
-    if not path.exists():
-        return None, None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(record, dict):
-            raise ValueError(f"a JSON {type(record).__name__}, not an object")
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        return None, f"{path} is unreadable ({err}), so the results beside it are of unknown configuration"
-    if not isinstance(record.get("history"), list):  # written before run.json kept a history
-        old = {k: record.get(k) for k in ("git_commit", "backend", "jobs", "n_cells_run_now", "wall_time_s")}
-        record["history"] = [{"status": "finished", "started": None, **old}]
-    return record, None
-
-
-def _differences(old: Any, new: Any) -> str:
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(set(old) | set(new))
-        diff = [
-            f"{k}: {old.get(k, '(unset)')!r} there, {new.get(k, '(unset)')!r} here"
-            for k in keys
-            if old.get(k) != new.get(k)
-        ]
-        return "; ".join(diff[:5]) + ("; ..." if len(diff) > 5 else "")
-    return f"{old!r} there, {new!r} here"
-
-
-def _conflict(root: Path, record: dict[str, Any] | None, ident: dict[str, Any]) -> str | None:
-    """Why the folder may not receive this run's results (None: it may)."""
-    if record is None:
-        return (
-            f"{root} holds {RESULTS} without a {RUN_JSON}, so of unknown configuration"
-            if (root / RESULTS).exists()
-            else None
-        )
-    if ident["config"] is not None and record.get("config") != ident["config"]:
-        return f"{root} holds results of another configuration ({_differences(record.get('config'), ident['config'])})"
-    old_cells = record.get("cells_sha256")
-    if old_cells is not None and old_cells != ident["cells_sha256"]:
-        return f"{root} holds results of the same configuration but other cells (did the code change the sweep?)"
-    return None
-
-
-def _lock(root: Path):
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(root / LOCK), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise OutputConflictError(
-            f"{root} is in use by another run (it holds {root / LOCK}); wait for it to finish or choose another "
-            "output directory (--out)"
-        ) from None
-    return lock
-
-
-def _start(root: Path, ident: dict[str, Any], overwrite: bool, entry: dict[str, Any]) -> dict[str, Any]:
-    """Check the folder, record this invocation in ``run.json`` and return the record."""
-    record, problem = _read_record(root)
-    problem = problem or _conflict(root, record, ident)
-    if problem and not overwrite:
-        raise OutputConflictError(f"{problem}; {_HINT}")
-    history = record["history"] if record else []
-    for old in history:
-        if old.get("status") == "running":  # this run holds the lock, so that one is gone
-            old["status"] = "interrupted"
-    if problem:
-        entry["replaced"] = problem
-        (root / RESULTS).unlink(missing_ok=True)  # never pair this configuration with the old table
-        record = None
-    if ident["config"] is None and record is not None:  # a run that states no config keeps the folder's
-        ident = {**ident, "config": record.get("config")}
-    record = {**(record or {}), **ident, "history": [*history, entry]}
-    atomic_write_json(record, root / RUN_JSON)
-    return record
-
-
 def _cached_cells(experiment: str, cell_dir: Path, keys: list[str], fingerprint: str) -> tuple[dict, dict]:
     """Verified frames of the finished cells, and counts of reused / damaged / stale cells.
 
@@ -381,8 +273,7 @@ def run_sweep(
     out_dir : path
         Root output directory.
     config : dataclass or dict, optional
-        Resolved experiment config, stored in ``run.json``; with the list of cells it is the
-        *configuration* that a folder's results belong to.
+        Resolved config, stored in ``run.json``; with the cells, the *configuration* of the results.
     backend : {"serial", "joblib", "submitit"}
     jobs : int
         Parallel workers (joblib processes, or SLURM array parallelism).
@@ -404,9 +295,34 @@ def run_sweep(
     Raises
     ------
     OutputConflictError
-        (a ``ValueError``) if another run holds the folder, or it holds results of another
-        configuration and ``overwrite`` is False.
+        (a ``ValueError``) if another run holds the folder, or it holds another configuration.
     """
+    keys = _check_sweep(experiment, cells, backend, jobs, overwrite)
+    fingerprint = code_fingerprint(run_cell) if fingerprint is None else str(fingerprint)
+    root = Path(out_dir) / experiment
+    root.mkdir(parents=True, exist_ok=True)
+    lock = lock_folder(root)
+    try:
+        for stale in [*root.glob(".*.tmp"), *(root / "cells").glob(".*.tmp")]:  # left by a killed run
+            stale.unlink(missing_ok=True)
+        entry = {"started": now(), "status": "running", "command": shlex.join(sys.argv), "fingerprint": fingerprint}
+        record = start(root, identity(_plain(config), keys), overwrite, entry)
+        started = time.time()
+        frames, counts = _cached_cells(experiment, root / "cells", keys, fingerprint)
+        todo = [(k, c) for k, c in zip(keys, cells, strict=True) if k not in frames]
+        _compute(experiment, run_cell, todo, frames, fingerprint, root, backend, jobs, progress, slurm, len(cells))
+        results = pd.concat([frames[k] for k in keys], ignore_index=True) if keys else pd.DataFrame()
+        atomic_write_parquet(results, root / RESULTS)
+        counts.update(computed=len(todo), seconds=time.time() - started)
+        run = {"experiment": experiment, "backend": backend, "jobs": jobs, "fingerprint": fingerprint}
+        _finish(root, record, entry, results, counts, run, device)
+    finally:
+        lock.release()
+    return results
+
+
+def _check_sweep(experiment: str, cells: Sequence[Any], backend: str, jobs: int, overwrite: bool) -> list[str]:
+    """Validate the arguments of :func:`run_sweep`; return the cell keys."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -416,51 +332,34 @@ def run_sweep(
     keys = [cell_key(c) for c in cells]
     if len(set(keys)) != len(keys):
         raise ValueError(f"{experiment}: the sweep contains duplicate cells")
-    fingerprint = code_fingerprint(run_cell) if fingerprint is None else str(fingerprint)
-    root = Path(out_dir) / experiment
-    root.mkdir(parents=True, exist_ok=True)
-    lock = _lock(root)
-    try:
-        for stale in [*root.glob(".*.tmp"), *(root / "cells").glob(".*.tmp")]:  # left by a killed run
-            stale.unlink(missing_ok=True)
-        entry = {"started": _now(), "status": "running", "command": shlex.join(sys.argv), "fingerprint": fingerprint}
-        record = _start(root, _identity(config, keys), overwrite, entry)
-        started = time.time()
-        frames, counts = _cached_cells(experiment, root / "cells", keys, fingerprint)
-        todo = [(k, c) for k, c in zip(keys, cells, strict=True) if k not in frames]
-        _compute(experiment, run_cell, todo, frames, fingerprint, root, backend, jobs, progress, slurm, len(cells))
-        results = pd.concat([frames[k] for k in keys], ignore_index=True) if keys else pd.DataFrame()
-        atomic_write_parquet(results, root / RESULTS)
-        wall = round(time.time() - started, 3)
-        entry.update(
-            status="finished",
-            finished=_now(),
-            backend=backend,
-            jobs=jobs,
-            n_cells=len(cells),
-            cells_computed=len(todo),
-            cells_reused=counts["reused"],
-            cells_damaged=counts["damaged"],
-            cells_stale=counts["stale"],
-            wall_time_s=wall,
-            git_commit=_git_commit(),
-        )
-        record.update(provenance(record["config"], device=device))
-        record.update(
-            experiment=experiment,
-            backend=backend,
-            jobs=jobs,
-            fingerprint=fingerprint,
-            n_cells=len(cells),
-            n_cells_run_now=len(todo),
-            n_rows=len(results),
-            wall_time_s=round(sum(float(h.get("wall_time_s") or 0) for h in record["history"]), 3),
-            pattern_set_hashes=sorted(results["pattern_hash"].unique().tolist()) if "pattern_hash" in results else [],
-        )
-        atomic_write_json(record, root / RUN_JSON)
-    finally:
-        lock.release()
-    return results
+    return keys
+
+
+def _finish(root, record, entry, results, counts, run, device) -> None:
+    """Close this invocation's history entry and describe the new table in ``run.json``."""
+    entry.update(
+        status="finished",
+        finished=now(),
+        backend=run["backend"],
+        jobs=run["jobs"],
+        n_cells=len(results["cell"].unique()) if "cell" in results else 0,
+        cells_computed=counts["computed"],
+        cells_reused=counts["reused"],
+        cells_damaged=counts["damaged"],
+        cells_stale=counts["stale"],
+        wall_time_s=round(counts["seconds"], 3),
+        git_commit=_git_commit(),
+    )
+    record.update(provenance(record["config"], device=device))
+    record.update(
+        **run,
+        n_cells=entry["n_cells"],
+        n_cells_run_now=counts["computed"],
+        n_rows=len(results),
+        wall_time_s=round(sum(float(h.get("wall_time_s") or 0) for h in record["history"]), 3),
+        pattern_set_hashes=sorted(results["pattern_hash"].unique().tolist()) if "pattern_hash" in results else [],
+    )
+    write_record(record, root)
 
 
 def _compute(experiment, run_cell, todo, frames, fingerprint, root, backend, jobs, progress, slurm, n_cells) -> None:

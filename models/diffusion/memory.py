@@ -49,10 +49,11 @@ from models.diffusion.train import (
     read_checkpoint_config,
     torch_threads,
     train,
+    training_bytes,
 )
 from models.limits import check_memory
 
-__all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTROPY_TIME", "training_bytes"]
+__all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTROPY_TIME"]
 
 #: Diffusion time assumed when ``retrieve`` gets ``noise=None``.
 DEFAULT_NOISE = 0.25
@@ -61,19 +62,6 @@ ENTROPY_TIME = samplers.T_END
 #: Iteration cap of the fixed-point samplers when ``max_steps`` is not given.
 FIXED_POINT_MAX_STEPS = 100
 SAMPLERS = ("ancestral", "argmax", "fixed_point", "async_fixed_point")
-
-
-def training_bytes(vocab: int, length: int, d_model: int, n_layers: int, n_heads: int, batch: int) -> int:
-    """Estimated peak bytes of training the denoiser (exact Python ints, no overflow).
-
-    Parameters (embedding and head ``2 V d``, ``~18 d^2`` per block) kept four times (weights,
-    gradients, two AdamW moments), and float32 activations per batch: about six ``(B, L, V)``
-    tensors for the output and the NELBO, ``~30 d`` and three ``(heads, L)`` attention rows per
-    position and block.
-    """
-    V, L, d, n, h, B = (int(x) for x in (vocab, length, d_model, n_layers, n_heads, batch))
-    params = 2 * V * d + 18 * n * d * d
-    return 16 * params + 4 * B * L * (6 * V + n * (30 * d + 3 * h * L))
 
 
 class _DiffusionBase(AssociativeMemory):
@@ -236,7 +224,9 @@ class DiffusionMemory(_DiffusionBase):
     checkpoint : str or path, optional
         Directory.  If it holds a finished checkpoint of this run (same patterns and
         settings), ``fit`` loads it; if it holds an unfinished one, training resumes;
-        otherwise ``fit`` trains and saves there.
+        otherwise ``fit`` trains and saves there.  A checkpoint that fails verification
+        (damaged, swapped or edited files, weights without ``config.json``) raises
+        :class:`~models.diffusion.checkpoint.CheckpointError` and is never trained over.
     seed : int
         Seeds initial weights and training batches, and the sampler when ``retrieve``
         gets no generator.
@@ -318,9 +308,12 @@ class DiffusionMemory(_DiffusionBase):
         ------
         FileNotFoundError
             If ``directory`` holds no checkpoint.
+        models.diffusion.checkpoint.CheckpointError
+            (a ``ValueError``) If a file is damaged, swapped or edited, or the checkpoint was
+            trained on other patterns (every file is verified by hash on load).
         ValueError
-            If the checkpoint is unfinished, was trained on other patterns, or with
-            settings this class cannot express (e.g. another MLP ratio).
+            If the checkpoint is unfinished, or was trained with settings this class cannot
+            express (e.g. another MLP ratio).
         """
         info = read_checkpoint_config(directory)
         if info is None:

@@ -58,6 +58,7 @@ __all__ = [
     "pattern_hash",
     "torch_threads",
     "CheckpointError",
+    "training_bytes",
 ]
 
 #: Models below this many parameters train on one CPU thread by default: on small
@@ -129,6 +130,19 @@ def auto_threads(model: torch.nn.Module, device: torch.device, requested: int | 
         return requested
     small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL
     return 1 if device.type == "cpu" and small else None
+
+
+def training_bytes(vocab: int, length: int, d_model: int, n_layers: int, n_heads: int, batch: int) -> int:
+    """Estimated peak bytes of training the denoiser (exact Python ints, no overflow).
+
+    Parameters (embedding and head ``2 V d``, ``~18 d^2`` per block) kept four times (weights,
+    gradients, two AdamW moments), and float32 activations per batch: about six ``(B, L, V)``
+    tensors for the output and the NELBO, ``~30 d`` and three ``(heads, L)`` attention rows per
+    position and block.
+    """
+    V, L, d, n, h, B = (int(x) for x in (vocab, length, d_model, n_layers, n_heads, batch))
+    params = 2 * V * d + 18 * n * d * d
+    return 16 * params + 4 * B * L * (6 * V + n * (30 * d + 3 * h * L))
 
 
 def antithetic_times(batch_size: int, t_min: float, generator: torch.Generator) -> Tensor:

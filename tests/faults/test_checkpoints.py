@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 
 import models
 from models.diffusion import checkpoint as ck
+from models.diffusion import checkpoint_files as ckf
 from models.diffusion.denoiser import DenoiserConfig
 from models.diffusion.train import TrainConfig, train
 from tests.faults.damage import damage
@@ -254,7 +255,7 @@ def test_a_save_interrupted_at_any_point_leaves_the_old_or_the_new_checkpoint(
     """Kill a save (here: an exception at the k-th file operation) of step 6 over step 3; then resume."""
     run = Path(shutil.copytree(runs / "run", tmp_path / "run"))
     calls = {"n": 0}
-    real_replace, real_write_new = os.replace, ck._write_new
+    real_replace, real_write_new = os.replace, ckf._write_new
 
     def counted(fn):
         def wrapper(*args, **kwargs):
@@ -265,15 +266,15 @@ def test_a_save_interrupted_at_any_point_leaves_the_old_or_the_new_checkpoint(
 
         return wrapper
 
-    monkeypatch.setattr(ck.os, "replace", counted(real_replace))
-    monkeypatch.setattr(ck, "_write_new", counted(real_write_new))
+    monkeypatch.setattr(os, "replace", counted(real_replace))  # every module's os.replace
+    monkeypatch.setattr(ckf, "_write_new", counted(real_write_new))
     try:
         train(PATTERNS, V, NET, _cfg(6, save_every=6), checkpoint=run)
         finished = True
     except KeyboardInterrupt:
         finished = False
-    monkeypatch.setattr(ck.os, "replace", real_replace)
-    monkeypatch.setattr(ck, "_write_new", real_write_new)
+    monkeypatch.setattr(os, "replace", real_replace)
+    monkeypatch.setattr(ckf, "_write_new", real_write_new)
     assert finished == (calls["n"] < fail_at)
     model, info = ck.load_checkpoint(run, patterns=PATTERNS)  # never a damaged state
     assert info["step"] in (3, 6)
