@@ -96,9 +96,25 @@ def lse_energy(states: Tensor, patterns: Tensor, beta: float | Tensor, codes: Te
     Tensor
         ``float64 (B,)``.
     """
+    _check_beta(beta)
     if isinstance(beta, Tensor):
         beta = beta.to(device=states.device, dtype=torch.float64).reshape(-1, 1)
     return -torch.logsumexp(beta * agreements(states, patterns, codes), dim=-1)  # (B,)
+
+
+def _check_beta(beta: float | Tensor) -> None:
+    """A finite, non-negative inverse temperature: ``inf`` (from ``alpha_t`` rounding to 1) gives ``-inf`` energies."""
+    finite = (
+        bool(torch.isfinite(beta).all() and (beta >= 0).all()) if isinstance(beta, Tensor) else 0 <= beta < math.inf
+    )
+    if not finite:
+        shown = (
+            beta if not isinstance(beta, Tensor) else f"a tensor with min {float(beta.min())}, max {float(beta.max())}"
+        )
+        raise ValueError(
+            f"beta must be finite and >= 0, got {shown}; an infinite beta comes from a diffusion time "
+            "below the smallest float64 resolves (models.diffusion.process.min_time)"
+        )
 
 
 def log_marginal(states: Tensor, patterns: Tensor, alpha: float, vocab_size: int) -> Tensor:
@@ -109,6 +125,8 @@ def log_marginal(states: Tensor, patterns: Tensor, alpha: float, vocab_size: int
     Tensor
         ``float64 (B,)``.
     """
+    if not 0.0 <= alpha < 1.0:  # alpha = 1 (no noise) has no density: beta = inf
+        raise ValueError(f"alpha must lie in [0, 1), got {alpha!r}")
     K, L = patterns.shape
     beta = math.log1p(vocab_size * alpha / (1.0 - alpha))
     const = L * math.log((1.0 - alpha) / vocab_size) - math.log(K)

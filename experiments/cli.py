@@ -119,8 +119,12 @@ def run_experiment(
     device: str | None = None,
     progress: bool | None = None,
     figures: bool = True,
+    overwrite: bool = False,
 ):
-    """Run (or resume) one study, write its table, provenance (with the overrides) and figures."""
+    """Run (or resume) one study, write its table, provenance (with the overrides) and figures.
+
+    ``overwrite=True`` replaces results of another configuration in ``out`` (otherwise refused).
+    """
     module = load_experiment(name)
     config, changes = resolve_config(module, preset, seeds=seeds, models=models, overrides=overrides, device=device)
     # Studies that keep artefacts beside their results (trained checkpoints) take ``out``.
@@ -137,6 +141,7 @@ def run_experiment(
         jobs=jobs,
         progress=progress,
         device=getattr(config, "device", "cpu"),
+        overwrite=overwrite,
     )
     paths = plot_experiment(out, name) if figures else []
     if hasattr(module, "summary"):
@@ -238,6 +243,7 @@ def _add_run_options(p: argparse.ArgumentParser, module: ModuleType | None) -> N
     p.add_argument("--jobs", type=int, default=1, help="parallel workers for joblib / SLURM array parallelism")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-figures", action="store_true", help="write the table only")
+    p.add_argument("--overwrite", action="store_true", help="replace results of another configuration in OUT")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,6 +334,7 @@ def _run(args: argparse.Namespace) -> int:
                 device=args.device,
                 progress=False if args.no_progress else None,
                 figures=not args.no_figures,
+                overwrite=args.overwrite,
             )
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)

@@ -1,18 +1,22 @@
-"""Sweeps of cells -> tidy rows, with resume, atomic writes and provenance.
+"""Sweeps of cells -> tidy rows, with verified resume, guarded outputs and provenance.
 
 A *sweep* is a list of cells (frozen dataclasses).  A cell runs one model on one
 pattern set under one condition, through a pure, module-level function
 ``run_cell(cell) -> list[dict]``.  The runner
 
-* writes each finished cell atomically to ``OUT/<experiment>/cells/<key>.parquet``
-  (temporary file + ``os.replace``), so Ctrl-C or a killed job never leaves a
-  half-written result, and rerunning the same command skips finished cells;
+* writes each finished cell atomically to ``OUT/<experiment>/cells/<key>.parquet`` with a
+  record of its key, the code that computed it, its row count and a checksum
+  (:mod:`experiments.cache`); a rerun reuses only the cells whose record checks out and
+  recomputes the others, with one warning line per damaged file;
 * runs cells with one of three backends: ``serial`` (in process), ``joblib``
   (processes, one torch thread each) or ``submitit`` (SLURM job arrays through
   ``submitit.AutoExecutor``; without a cluster it runs local subprocesses);
 * when every cell is done, concatenates them *in cell order* into
-  ``OUT/<experiment>/results.parquet`` (so every backend gives the same table) and
-  writes provenance to ``OUT/<experiment>/run.json``.
+  ``OUT/<experiment>/results.parquet`` (so every backend gives the same table);
+* keeps ``OUT/<experiment>/run.json``: the resolved config and provenance of the results,
+  and a ``history`` of every invocation (time, command line, cells computed and reused);
+* refuses to write into a folder that another run holds (a lock file) or that holds results
+  of another configuration, unless ``overwrite=True`` (the command line's ``--overwrite``).
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import platform
+import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,8 +37,13 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.cache import code_fingerprint, read_cell, write_cell
+from experiments.outputs import RESULTS, OutputConflictError, identity, lock_folder, now, start, write_record
+from models.files import atomic_write
+
 __all__ = [
     "BACKENDS",
+    "OutputConflictError",
     "cell_key",
     "run_sweep",
     "provenance",
@@ -44,6 +54,7 @@ __all__ = [
 ]
 
 BACKENDS = ("serial", "joblib", "submitit")
+log = logging.getLogger(__name__)
 
 
 # -- identity of a cell ---------------------------------------------------------------
@@ -77,34 +88,12 @@ def cell_key(cell: Any) -> str:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
     """``df.to_parquet`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def atomic_write_json(obj: Any, path: Path) -> None:
@@ -217,6 +206,33 @@ def _submitit(run_cell, todo, jobs, folder: Path, slurm: dict | None):
             time.sleep(0.2)
 
 
+def _cached_cells(experiment: str, cell_dir: Path, keys: list[str], fingerprint: str) -> tuple[dict, dict]:
+    """Verified frames of the finished cells, and counts of reused / damaged / stale cells.
+
+    Each damaged file gets one warning line naming it; stale cells (other code, older runner)
+    get one line per reason, naming the first few.
+    """
+    frames: dict[str, pd.DataFrame] = {}
+    counts = {"reused": 0, "damaged": 0, "stale": 0}
+    stale: dict[str, list[str]] = {}
+    for key in keys:
+        path = cell_dir / f"{key}.parquet"
+        status = read_cell(path, key, fingerprint)
+        if status.frame is not None:
+            frames[key] = status.frame
+            counts["reused"] += 1
+        elif status.stale:
+            stale.setdefault(status.problem, []).append(key)
+        elif status.problem:
+            counts["damaged"] += 1
+            log.warning("%s: cell %s (%s) %s; recomputing it", experiment, key, path, status.problem)
+    for problem, which in stale.items():
+        counts["stale"] += len(which)
+        named = ", ".join(which[:3]) + (f" and {len(which) - 3} more" if len(which) > 3 else "")
+        log.warning("%s: %d cached cell(s) (%s) %s; recomputing", experiment, len(which), named, problem)
+    return frames, counts
+
+
 # -- the sweep --------------------------------------------------------------------------
 
 
@@ -241,8 +257,10 @@ def run_sweep(
     progress: bool | None = None,
     slurm: dict | None = None,
     device: str = "cpu",
+    overwrite: bool = False,
+    fingerprint: str | None = None,
 ) -> pd.DataFrame:
-    """Run every unfinished cell and return the full tidy table.
+    """Run every cell without a valid cached result and return the full tidy table.
 
     Parameters
     ----------
@@ -254,8 +272,8 @@ def run_sweep(
         Pure, module-level (picklable) function ``cell -> list[dict]``.
     out_dir : path
         Root output directory.
-    config : dataclass, optional
-        Resolved experiment config, stored in ``run.json``.
+    config : dataclass or dict, optional
+        Resolved config, stored in ``run.json``; with the cells, the *configuration* of the results.
     backend : {"serial", "joblib", "submitit"}
     jobs : int
         Parallel workers (joblib processes, or SLURM array parallelism).
@@ -263,62 +281,110 @@ def run_sweep(
         tqdm progress bar over cells; ``None`` shows it only on a terminal.
     slurm : dict, optional
         Extra ``submitit`` parameters (partition, timeout_min, ...).
+    overwrite : bool
+        Replace results of another configuration in the folder (otherwise refused).
+    fingerprint : str, optional
+        Identity of the code that computes the cells; default
+        :func:`experiments.cache.code_fingerprint` of ``run_cell``.
 
     Returns
     -------
     pandas.DataFrame
         Rows of every cell in cell order, with a ``cell`` column holding the cell key.
-    """
-    from tqdm.auto import tqdm
 
+    Raises
+    ------
+    OutputConflictError
+        (a ``ValueError``) if another run holds the folder, or it holds another configuration.
+    """
+    keys = _check_sweep(experiment, cells, backend, jobs, overwrite)
+    fingerprint = code_fingerprint(run_cell) if fingerprint is None else str(fingerprint)
+    root = Path(out_dir) / experiment
+    root.mkdir(parents=True, exist_ok=True)
+    lock = lock_folder(root)
+    try:
+        for stale in [*root.glob(".*.tmp"), *(root / "cells").glob(".*.tmp")]:  # left by a killed run
+            stale.unlink(missing_ok=True)
+        entry = {"started": now(), "status": "running", "command": shlex.join(sys.argv), "fingerprint": fingerprint}
+        record = start(root, identity(_plain(config), keys), overwrite, entry)
+        started = time.time()
+        frames, counts = _cached_cells(experiment, root / "cells", keys, fingerprint)
+        todo = [(k, c) for k, c in zip(keys, cells, strict=True) if k not in frames]
+        _compute(experiment, run_cell, todo, frames, fingerprint, root, backend, jobs, progress, slurm, len(cells))
+        results = pd.concat([frames[k] for k in keys], ignore_index=True) if keys else pd.DataFrame()
+        atomic_write_parquet(results, root / RESULTS)
+        counts.update(computed=len(todo), seconds=time.time() - started)
+        run = {"experiment": experiment, "backend": backend, "jobs": jobs, "fingerprint": fingerprint}
+        _finish(root, record, entry, results, counts, run, device)
+    finally:
+        lock.release()
+    return results
+
+
+def _check_sweep(experiment: str, cells: Sequence[Any], backend: str, jobs: int, overwrite: bool) -> list[str]:
+    """Validate the arguments of :func:`run_sweep`; return the cell keys."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
-    root = Path(out_dir) / experiment
-    cell_dir = root / "cells"
-    cell_dir.mkdir(parents=True, exist_ok=True)
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be a bool, got {type(overwrite).__name__}")
     keys = [cell_key(c) for c in cells]
     if len(set(keys)) != len(keys):
         raise ValueError(f"{experiment}: the sweep contains duplicate cells")
-    todo = [(k, c) for k, c in zip(keys, cells, strict=True) if not (cell_dir / f"{k}.parquet").exists()]
+    return keys
 
-    started = time.time()
+
+def _finish(root, record, entry, results, counts, run, device) -> None:
+    """Close this invocation's history entry and describe the new table in ``run.json``."""
+    entry.update(
+        status="finished",
+        finished=now(),
+        backend=run["backend"],
+        jobs=run["jobs"],
+        n_cells=len(results["cell"].unique()) if "cell" in results else 0,
+        cells_computed=counts["computed"],
+        cells_reused=counts["reused"],
+        cells_damaged=counts["damaged"],
+        cells_stale=counts["stale"],
+        wall_time_s=round(counts["seconds"], 3),
+        git_commit=_git_commit(),
+    )
+    record.update(provenance(record["config"], device=device))
+    record.update(
+        **run,
+        n_cells=entry["n_cells"],
+        n_cells_run_now=counts["computed"],
+        n_rows=len(results),
+        wall_time_s=round(sum(float(h.get("wall_time_s") or 0) for h in record["history"]), 3),
+        pattern_set_hashes=sorted(results["pattern_hash"].unique().tolist()) if "pattern_hash" in results else [],
+    )
+    write_record(record, root)
+
+
+def _compute(experiment, run_cell, todo, frames, fingerprint, root, backend, jobs, progress, slurm, n_cells) -> None:
+    """Run the cells of ``todo``, write each one as it finishes and read it back verified into ``frames``."""
+    from tqdm.auto import tqdm
+
+    cell_dir = root / "cells"
     disable = None if progress is None else not progress  # None: only on a terminal
-    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=experiment, unit="cell", disable=disable)
+    bar = tqdm(total=n_cells, initial=n_cells - len(todo), desc=experiment, unit="cell", disable=disable)
     try:
-        if todo:
-            if backend == "serial":
-                stream = _serial(run_cell, todo)
-            elif backend == "joblib":
-                stream = _joblib(run_cell, todo, jobs)
-            else:
-                stream = _submitit(run_cell, todo, jobs, root / "submitit", slurm)
-            for key, rows in stream:
-                df = pd.DataFrame(rows)
-                df.insert(0, "cell", key)
-                atomic_write_parquet(df, cell_dir / f"{key}.parquet")
-                bar.update(1)
+        if not todo:
+            return
+        if backend == "serial":
+            stream = _serial(run_cell, todo)
+        elif backend == "joblib":
+            stream = _joblib(run_cell, todo, jobs)
+        else:
+            stream = _submitit(run_cell, todo, jobs, root / "submitit", slurm)
+        for key, rows in stream:
+            path = cell_dir / f"{key}.parquet"
+            write_cell(path, key, fingerprint, rows)
+            status = read_cell(path, key, fingerprint)
+            if status.frame is None:  # another process is writing here, or the disk lies
+                raise OSError(f"{experiment}: cell {key} written to {path} does not read back: it {status.problem}")
+            frames[key] = status.frame
+            bar.update(1)
     finally:
         bar.close()
-
-    frames = [pd.read_parquet(cell_dir / f"{k}.parquet") for k in keys]
-    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    atomic_write_parquet(results, root / "results.parquet")
-    prov = provenance(config, device=device)
-    prov.update(
-        {
-            "experiment": experiment,
-            "backend": backend,
-            "jobs": jobs,
-            "n_cells": len(cells),
-            "n_cells_run_now": len(todo),
-            "n_rows": len(results),
-            "wall_time_s": round(time.time() - started, 3),
-            "pattern_set_hashes": sorted(results["pattern_hash"].unique().tolist())
-            if "pattern_hash" in results
-            else [],
-        }
-    )
-    atomic_write_json(prov, root / "run.json")
-    return results

@@ -60,6 +60,7 @@ from models.checks import check_bool, check_choice, check_positive_int, check_to
 from models.classical_fields import lowrank_is_exact
 from models.codes import from_spins, one_hot, to_spins
 from models.kernels import KERNELS, resolve_kernel
+from models.limits import check_memory
 
 __all__ = ["ClassicalHopfield", "RULES", "UPDATES", "CLASSICAL_KERNELS"]
 
@@ -169,6 +170,9 @@ class ClassicalHopfield(AssociativeMemory):
     def _fit(self, patterns: Tensor) -> None:
         V, (K, L) = self.vocab_size_, patterns.shape
         self.kernel_ = resolve_kernel(self.kernel, self.device_)  # "numba", "torch" or "generic"
+        N = L * V if V > 2 else L  # one-hot Potts codes, or spins
+        arg, value = ("vocab_size", V) if V > 2 else ("patterns", f"length {L}")
+        check_memory(8 * N * N, argument=arg, value=value, what=f"the ({N}, {N}) float64 weights", device=self.device_)
         for stale in ("weights_", "couplings_"):  # a refit may change V
             self.__dict__.pop(stale, None)
         self._factors = {}  # Hebbian spin patterns per dtype, for the low-rank fields

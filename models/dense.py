@@ -36,6 +36,7 @@ from models.base import AssociativeMemory, Retrieval
 from models.checks import check_choice, check_int, check_positive, check_positive_int, check_tokens
 from models.codes import one_hot
 from models.kernels import KERNELS, resolve_kernel
+from models.limits import check_memory
 
 __all__ = ["DenseHopfield"]
 
@@ -116,6 +117,9 @@ class DenseHopfield(AssociativeMemory):
     # -- fit ---------------------------------------------------------------------------
 
     def _fit(self, patterns: Tensor) -> None:
+        (K, L), V = patterns.shape, self.vocab_size_
+        size = f"the (L, V, K) = ({L}, {V}, {K}) float64 site tables and a (V, V) = ({V}, {V}) mask"
+        check_memory(8 * L * V * K + V * V, argument="vocab_size", value=V, what=size, device=self.device_)
         self.n_ = int(self.n)
         self.beta_ = float(self.beta)
         self.kernel_ = resolve_kernel(self.kernel, self.device_)

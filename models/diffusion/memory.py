@@ -38,7 +38,8 @@ from models.checks import (
 )
 from models.diffusion import samplers
 from models.diffusion.denoiser import Denoiser, DenoiserConfig
-from models.diffusion.oracle import Oracle
+from models.diffusion.oracle import Oracle, posterior_bytes
+from models.diffusion.process import check_time
 from models.diffusion.schedule import beta
 from models.diffusion.train import (
     TrainConfig,
@@ -47,7 +48,9 @@ from models.diffusion.train import (
     read_checkpoint_config,
     torch_threads,
     train,
+    training_bytes,
 )
+from models.limits import check_memory
 from models.persist import SavedMemoryError
 
 __all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTROPY_TIME"]
@@ -79,6 +82,18 @@ class _DiffusionBase(AssociativeMemory):
     def _threads(self) -> int | None:
         return None
 
+    def _check_batch(self, batch: int, argument: str) -> None:
+        """Refuse a batch whose ``(B, L, V)`` posterior tensors cannot fit, before computing them."""
+        K, L = self.patterns_.shape
+        check_memory(
+            posterior_bytes(batch, K, L, self.vocab_size_),
+            argument=argument,
+            value=batch if argument == "n" else f"a batch of {batch} states",
+            what=f"the (B, L, V) = ({batch}, {L}, {self.vocab_size_}) float64 posterior tensors",
+            device=self.device_,
+            remedy="split the batch" if argument != "n" else None,
+        )
+
     # -- public extras -------------------------------------------------------------
 
     def denoise(self, x_t: Tensor, t: float | Tensor) -> Tensor:
@@ -103,6 +118,8 @@ class _DiffusionBase(AssociativeMemory):
                 raise ValueError(f"t must be a scalar or a (B,) tensor of times in (0, 1], got shape {tuple(t.shape)}")
         else:
             check_noise(t, "t", optional=False)
+        check_time(t, "t")
+        self._check_batch(x_t.shape[0], "x_t")
         x = x_t.to(self.device_)
         with torch_threads(self._threads()):
             out = self._denoiser()(x, samplers._times(t, x))
@@ -119,6 +136,7 @@ class _DiffusionBase(AssociativeMemory):
         self._check_fitted()
         n = check_positive_int("n", n)
         check_generator(generator)
+        self._check_batch(n, "n")
         generator = generator if generator is not None else torch.Generator().manual_seed(self.seed)
         with torch_threads(self._threads()):
             r = samplers.generate(
@@ -152,6 +170,8 @@ class _DiffusionBase(AssociativeMemory):
         record: bool,
     ) -> Retrieval:
         t = DEFAULT_NOISE if noise is None else noise
+        check_time(t, "noise")
+        self._check_batch(queries.shape[0], "queries")
         generator = generator if generator is not None else torch.Generator().manual_seed(self.seed)
         den = self._denoiser()
         want_energies = record and self._has_energy()
@@ -204,7 +224,9 @@ class DiffusionMemory(_DiffusionBase):
     checkpoint : str or path, optional
         Directory.  If it holds a finished checkpoint of this run (same patterns and
         settings), ``fit`` loads it; if it holds an unfinished one, training resumes;
-        otherwise ``fit`` trains and saves there.
+        otherwise ``fit`` trains and saves there.  A checkpoint that fails verification
+        (damaged, swapped or edited files, weights without ``config.json``) raises
+        :class:`~models.diffusion.checkpoint.CheckpointError` and is never trained over.
     seed : int
         Seeds initial weights and training batches, and the sampler when ``retrieve``
         gets no generator.
@@ -286,9 +308,12 @@ class DiffusionMemory(_DiffusionBase):
         ------
         FileNotFoundError
             If ``directory`` holds no checkpoint.
+        models.diffusion.checkpoint.CheckpointError
+            (a ``ValueError``) If a file is damaged, swapped or edited, or the checkpoint was
+            trained on other patterns (every file is verified by hash on load).
         ValueError
-            If the checkpoint is unfinished, was trained on other patterns, or with
-            settings this class cannot express (e.g. another MLP ratio).
+            If the checkpoint is unfinished, or was trained with settings this class cannot
+            express (e.g. another MLP ratio).
         """
         info = read_checkpoint_config(directory)
         if info is None:
@@ -325,6 +350,7 @@ class DiffusionMemory(_DiffusionBase):
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
         check_choice("sampler", self.sampler, SAMPLERS)
         check_noise(self.dt, "dt", optional=False)
+        samplers.check_dt(float(self.dt))  # the step count from t = 1 (generate, retrieve at noise 1)
         if self.checkpoint is not None and not isinstance(self.checkpoint, str | os.PathLike):
             raise TypeError(f"checkpoint must be a directory path or None, got {type(self.checkpoint).__name__}")
         check_int("seed", self.seed)
@@ -341,6 +367,15 @@ class DiffusionMemory(_DiffusionBase):
         )
 
     def _fit(self, patterns: Tensor) -> None:
+        sizes = (self.vocab_size_, patterns.shape[1], self.d_model, self.n_layers, self.n_heads, self.batch_size)
+        check_memory(
+            training_bytes(*sizes),
+            argument="vocab_size",
+            value=self.vocab_size_,
+            what=f"training a d_model={self.d_model} network on (L, V) = ({patterns.shape[1]}, {self.vocab_size_}) "
+            f"sequences in batches of {self.batch_size}",
+            device=self.device_,
+        )
         model_config = self._model_config(patterns.shape[1])
         config = TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=float(self.lr), seed=self.seed)
         self.train_result_: TrainResult = train(
@@ -422,7 +457,9 @@ class OracleMemory(_DiffusionBase):
     def _check_hyperparameters(self) -> None:
         check_choice("sampler", self.sampler, SAMPLERS)
         check_noise(self.dt, "dt", optional=False)
+        samplers.check_dt(float(self.dt))
         check_noise(self.t_energy, "t_energy", optional=False)
+        check_time(self.t_energy, "t_energy")
         check_int("seed", self.seed)
 
     def _fit(self, patterns: Tensor) -> None:

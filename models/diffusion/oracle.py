@@ -24,14 +24,28 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from energy.diffusion import agreements, onehot_codes
+from models.diffusion.process import check_time
 from models.diffusion.schedule import EPS, beta
+from models.limits import check_memory
 
-__all__ = ["pattern_posterior", "full_posterior", "loo_posterior", "Oracle", "CODES_MAX_VOCAB"]
+__all__ = ["pattern_posterior", "full_posterior", "loo_posterior", "Oracle", "CODES_MAX_VOCAB", "posterior_bytes"]
 
 #: Largest alphabet for which the oracle caches one-hot codes and counts agreements as a
 #: matrix product (2 V flops per comparison; measured faster than the broadcast comparison
 #: up to V ~ 200 on the reference machine, benchmarks/limits.py).
 CODES_MAX_VOCAB = 128
+
+
+def posterior_bytes(batch: int, n_patterns: int, length: int, vocab_size: int) -> int:
+    """Estimated peak bytes of one oracle call on ``batch`` states (exact Python ints, no overflow).
+
+    Four float64 ``(B, L, V)`` tensors live at once in :func:`loo_posterior` (posterior, damped
+    copy, normalised result, its log), plus the ``(K, L, V)`` float64 one-hot table of the
+    patterns (cached for small ``V``, rebuilt per call above :data:`CODES_MAX_VOCAB`) and the
+    ``(B, K)`` association weights.
+    """
+    B, K, L, V = (int(x) for x in (batch, n_patterns, length, vocab_size))
+    return 8 * (4 * B * L * V + K * L * V + 2 * B * K)
 
 
 def _beta_column(b: float | Tensor, like: Tensor) -> float | Tensor:
@@ -145,6 +159,14 @@ class Oracle:
     """
 
     def __init__(self, patterns: Tensor, vocab_size: int, eps: float = EPS) -> None:
+        K, L = patterns.shape
+        check_memory(
+            posterior_bytes(1, K, L, vocab_size),
+            argument="vocab_size",
+            value=vocab_size,
+            what=f"the (K, L, V) = ({K}, {L}, {vocab_size}) float64 one-hot table of the patterns",
+            device=patterns.device,
+        )
         self.patterns = patterns
         self.vocab_size = vocab_size
         self.eps = eps
@@ -154,7 +176,8 @@ class Oracle:
         self._codes64 = self.codes.to(torch.float64) if small else None
 
     def beta(self, t: float | Tensor) -> float | Tensor:
-        """Inverse temperature ``beta(t)`` of this vocabulary."""
+        """Inverse temperature ``beta(t)`` of this vocabulary (``ValueError`` below the resolvable time)."""
+        check_time(t, "t", self.eps)
         return beta(t, self.vocab_size, self.eps)
 
     def association(self, x_t: Tensor, t: float | Tensor) -> Tensor:

@@ -8,6 +8,7 @@ log-linear schedule of :mod:`models.diffusion.schedule` (reference/diffusion.md 
   probability vector for ``x_0`` it is the plug-in reverse step, which equals D3PM's
   x0-parameterised mixture because numerator and denominator are linear in ``x_0``.
 * :func:`nelbo` is the UDLM continuous-time NELBO per token (diffusion.md 1.4).
+* :func:`min_time` / :func:`check_time`: the smallest diffusion time float64 resolves.
 * :func:`loo_to_posterior` / :func:`posterior_to_loo` convert between the leave-one-out
   prediction ``pi^i(v) = p(x_0^i = v | x_t^{-i})`` that the NELBO is minimised by and the
   full posterior ``p(x_0^i = v | x_t)`` (diffusion.md 4.3).  They differ by one factor
@@ -16,13 +17,45 @@ log-linear schedule of :mod:`models.diffusion.schedule` (reference/diffusion.md 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from models.diffusion.schedule import EPS, alpha, beta, dalpha
 
-__all__ = ["corrupt", "posterior", "nelbo", "loo_to_posterior", "posterior_to_loo"]
+__all__ = ["corrupt", "posterior", "nelbo", "loo_to_posterior", "posterior_to_loo", "min_time", "check_time", "T_MIN"]
+
+
+def min_time(eps: float = EPS) -> float:
+    """Smallest diffusion time whose noise level float64 resolves: ``(1 - eps) t >= ulp(1) = 2^-52``.
+
+    Every quantity of the process goes through ``1 - alpha_t = (1 - eps) t`` computed as
+    ``1 - alpha_t`` in float64.  Below ``2^-54 / (1 - eps)`` (about ``5.6e-17``) ``alpha_t``
+    rounds to exactly 1: ``beta_t = inf`` and the posterior is ``0 / 0 = NaN``.  Between that and
+    this threshold ``1 - alpha_t`` is off by up to 100 %.  From here on it is within 50 % (the
+    relative error shrinks as ``2^-53 / t``), which moves ``beta_t`` (about 36 + log V here) by
+    at most ``log 1.5``.
+    """
+    return math.ulp(1.0) / (1.0 - eps)
+
+
+#: :func:`min_time` of the default schedule (about 2.2e-16).
+T_MIN = min_time()
+
+
+def check_time(t: float | Tensor, name: str = "t", eps: float = EPS) -> None:
+    """Raise ``ValueError`` naming ``name`` when a time (scalar or any tensor) is below :func:`min_time`.
+
+    ``NaN`` is rejected too; the upper end and the type are the callers' checks.
+    """
+    low = float(t.detach().min()) if isinstance(t, Tensor) and t.numel() else t
+    if isinstance(low, int | float) and not low >= min_time(eps):
+        raise ValueError(
+            f"{name} must be >= {min_time(eps):.3g}, the smallest diffusion time float64 resolves "
+            f"(below it alpha_t rounds to 1 and beta_t to inf), got {low!r}"
+        )
 
 
 def corrupt(

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from models.base import Retrieval
-from models.diffusion.process import loo_to_posterior, posterior
+from models.diffusion.process import check_time, loo_to_posterior, posterior
 from models.diffusion.schedule import EPS, sigma
 
 __all__ = [
@@ -48,7 +48,11 @@ __all__ = [
     "async_fixed_point",
     "ancestral",
     "generate",
+    "time_grid",
+    "check_dt",
     "T_END",
+    "TIE_ATOL",
+    "MAX_GRID_STEPS",
 ]
 
 #: ``(x_t long (B, L), t float64 (B,)) -> leave-one-out log-probabilities (B, L, V)``.
@@ -56,6 +60,14 @@ DenoiserFn = Callable[[Tensor, Tensor], Tensor]
 
 #: Last time of the ancestral grid before the final noise-removal step (DUO / paper: 1e-5).
 T_END = 1e-5
+#: Log-probabilities within this of the largest count as tied (then the lowest token id wins,
+#: or the current token in the asynchronous update).  The LOO -> posterior conversion and the
+#: oracle's pattern sums round at ~1e-15; without a tolerance that rounding, not the rule,
+#: picks among exactly tied tokens (measured: the lowest id won 78 % of exact ties).
+TIE_ATOL = 1e-9
+#: Most steps an ancestral time grid may have (each is one denoiser call for the whole batch):
+#: ``dt = 1e-5`` from ``t = 1`` is the finest grid accepted.
+MAX_GRID_STEPS = 100_000
 
 
 class NetworkDenoiser:
@@ -99,6 +111,12 @@ def _gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:
     return (log_probs.to(torch.float64) + gumbel).argmax(-1)
 
 
+def _first_max(log_probs: Tensor) -> Tensor:
+    """Lowest index among the entries within :data:`TIE_ATOL` of the maximum, ``long (...)``."""
+    top = log_probs >= log_probs.amax(-1, keepdim=True) - TIE_ATOL  # (..., V) maximisers up to rounding
+    return top.to(torch.uint8).argmax(-1)  # argmax returns the first of equal values
+
+
 def _stack(trajectory: list[Tensor] | None) -> Tensor | None:
     return None if trajectory is None else torch.stack(trajectory)
 
@@ -107,10 +125,12 @@ def map_estimate(denoiser: DenoiserFn, x_t: Tensor, t: float | Tensor) -> Tensor
     """``argmax_v p(x_0^i = v | x_t)`` with the full posterior from the LOO output, ``long (B, L)``.
 
     The LOO prediction ignores the observed token; the full posterior weighs it by
-    ``e^beta`` (4.3).  Ties go to the lowest token id (``torch.argmax``).
+    ``e^beta`` (4.3).  Ties -- log-probabilities within :data:`TIE_ATOL` of the largest --
+    go to the lowest token id.
     """
+    check_time(t, "t")
     tt = _times(t, x_t)
-    return loo_to_posterior(denoiser(x_t, tt), x_t, tt).argmax(-1)
+    return _first_max(loo_to_posterior(denoiser(x_t, tt), x_t, tt))
 
 
 def argmax(denoiser: DenoiserFn, x_t: Tensor, t: float | Tensor, *, record: bool = False) -> Retrieval:
@@ -145,6 +165,7 @@ def fixed_point(
     record : bool
         Return the ``(T, B, L)`` trajectory (row 0 is the query).
     """
+    check_time(t, "t")
     B = x_t.shape[0]
     tt = _times(t, x_t)
     x, prev = x_t.clone(), x_t.clone()
@@ -184,7 +205,8 @@ def async_fixed_point(
     Each sweep visits every position once, in a random order drawn from ``generator``
     (default: a CPU generator seeded 0) and shared by all rows (each row is still
     updated one site at a time).  The current token is kept when it ties for the
-    maximum, so every change strictly lowers the oracle energy.  A row has converged
+    maximum (within :data:`TIE_ATOL`), so every change strictly lowers the oracle energy;
+    otherwise the lowest token id among the maxima is taken.  A row has converged
     after a sweep that changes nothing.
 
     The single-site update uses the LOO prediction, not the full posterior: for the
@@ -196,6 +218,7 @@ def async_fixed_point(
         ``steps`` = sweeps run (each costs ``L`` denoiser calls); the trajectory has one
         row per sweep.
     """
+    check_time(t, "t")
     B, L = x_t.shape
     generator = _default_generator(generator)
     tt = _times(t, x_t)
@@ -210,8 +233,8 @@ def async_fixed_point(
         for i in torch.randperm(L, generator=generator).tolist():
             log_pi = denoiser(cur, tt[idx])[:, i]  # (A, V)
             here = cur[:, i]
-            best = log_pi.argmax(-1)
-            keep = log_pi.gather(-1, here[:, None]).squeeze(-1) >= log_pi.gather(-1, best[:, None]).squeeze(-1)
+            best = _first_max(log_pi)
+            keep = log_pi.gather(-1, here[:, None]).squeeze(-1) >= log_pi.amax(-1) - TIE_ATOL
             new = torch.where(keep, here, best)
             changed |= new != here
             cur[:, i] = new
@@ -225,14 +248,31 @@ def async_fixed_point(
     return Retrieval(states=x, steps=steps, converged=converged, trajectory=_stack(trajectory))
 
 
-def time_grid(t: float, dt: float = 0.01, t_end: float = T_END, max_steps: int | None = None) -> Tensor:
-    """Decreasing ``float64`` grid ``t = t_0 > ... > t_n = t_end`` with spacing at most ``dt``.
+def check_dt(dt: float, t: float = 1.0, t_end: float = T_END, max_steps: int | None = None) -> int:
+    """Number of grid steps from ``t`` to ``t_end`` at step ``dt``; ``ValueError`` naming ``dt`` past the limit.
 
-    ``n = ceil((t - t_end) / dt)`` (at least 1), capped at ``max_steps``.
+    The limit is :data:`MAX_GRID_STEPS` (a ``max_steps`` cap counts: a capped grid is coarser).
     """
+    if isinstance(dt, bool) or not isinstance(dt, int | float) or not 0 < dt <= 1:
+        raise ValueError(f"dt must be a number in (0, 1], got {dt!r}")
     n = max(1, math.ceil((t - t_end) / dt - 1e-9))
     if max_steps is not None:
         n = min(n, max_steps)
+    if n > MAX_GRID_STEPS:
+        raise ValueError(
+            f"dt={dt!r} makes {n:,} ancestral steps from t={t:g} (one denoiser call each), more than the "
+            f"limit of {MAX_GRID_STEPS:,}; use dt >= {(t - t_end) / MAX_GRID_STEPS:.3g} or cap max_steps"
+        )
+    return n
+
+
+def time_grid(t: float, dt: float = 0.01, t_end: float = T_END, max_steps: int | None = None) -> Tensor:
+    """Decreasing ``float64`` grid ``t = t_0 > ... > t_n = t_end`` with spacing at most ``dt``.
+
+    ``n = ceil((t - t_end) / dt)`` (at least 1), capped at ``max_steps``; more than
+    :data:`MAX_GRID_STEPS` steps raise ``ValueError`` (:func:`check_dt`).
+    """
+    n = check_dt(dt, t, t_end, max_steps)
     return torch.linspace(t, t_end, n + 1, dtype=torch.float64)
 
 
@@ -297,7 +337,7 @@ def ancestral(
     if noise_removal == "ancestral":
         x = _gumbel_argmax(torch.log(posterior(x, log_pi.exp(), 0.0, t_end, log_pi.shape[-1])), generator)
     else:
-        x = loo_to_posterior(log_pi, x, t_end).argmax(-1)
+        x = _first_max(loo_to_posterior(log_pi, x, t_end))
     if record:
         trajectory.append(x)
     B = x_t.shape[0]

@@ -12,13 +12,9 @@ All randomness comes from one CPU ``torch.Generator`` seeded with ``seed`` (init
 weights, batches, times, corruption); dropout, if enabled, uses a forked and seeded global
 RNG so the caller's RNG state is left untouched.
 
-A checkpoint is a directory with three files, none of which needs unpickling:
-
-* ``model.safetensors`` -- the weights;
-* ``state.pt`` -- optimiser state, generator and RNG states, loss history: plain tensors and
-  primitives, written by ``torch.save`` and read with ``torch.load(weights_only=True)``;
-* ``config.json`` -- model and training configs, the step reached, ``finished`` and a hash
-  of the training patterns.  It is written last, so it names a consistent step.
+Checkpoints are written and read by :mod:`models.diffusion.checkpoint` (the one loader of
+the package): weights, resumption state and a manifest, every file verified by hash on load,
+saved so that a kill at any point leaves the previous checkpoint or the new one.
 
 Training towards ``steps`` from a directory holding an earlier step of the *same* run
 (same patterns, model and training config apart from ``steps``) continues exactly where it
@@ -27,8 +23,6 @@ stopped: ``N`` steps, then resuming to ``2N``, gives bit-identical weights to ``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,10 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from filelock import Timeout
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from models.diffusion.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_state,
+    load_weights,
+    pattern_hash,
+    read_checkpoint_config,
+    save,
+)
+from models.diffusion.checkpoint import lock as checkpoint_lock
 from models.diffusion.denoiser import Denoiser, DenoiserConfig
 from models.diffusion.process import corrupt, nelbo
 from models.diffusion.schedule import EPS, sigma
@@ -53,11 +57,10 @@ __all__ = [
     "read_checkpoint_config",
     "pattern_hash",
     "torch_threads",
+    "CheckpointError",
+    "training_bytes",
 ]
 
-FORMAT = "hopfield-testbed/diffusion-checkpoint"
-VERSION = 1
-WEIGHTS, STATE, CONFIG = "model.safetensors", "state.pt", "config.json"
 #: Models below this many parameters train on one CPU thread by default: on small
 #: kernels OpenMP overhead dominates (paper.md 6.1: 2 threads were 6x slower).
 SMALL_MODEL = 2_000_000
@@ -129,11 +132,17 @@ def auto_threads(model: torch.nn.Module, device: torch.device, requested: int | 
     return 1 if device.type == "cpu" and small else None
 
 
-def pattern_hash(patterns: Tensor, vocab_size: int) -> str:
-    """SHA-256 of a pattern set (shape, ``V`` and tokens): ties a checkpoint to its data."""
-    h = hashlib.sha256(f"{tuple(patterns.shape)}|{vocab_size}|".encode())
-    h.update(patterns.detach().to("cpu", torch.int64).contiguous().numpy().tobytes())
-    return h.hexdigest()
+def training_bytes(vocab: int, length: int, d_model: int, n_layers: int, n_heads: int, batch: int) -> int:
+    """Estimated peak bytes of training the denoiser (exact Python ints, no overflow).
+
+    Parameters (embedding and head ``2 V d``, ``~18 d^2`` per block) kept four times (weights,
+    gradients, two AdamW moments), and float32 activations per batch: about six ``(B, L, V)``
+    tensors for the output and the NELBO, ``~30 d`` and three ``(heads, L)`` attention rows per
+    position and block.
+    """
+    V, L, d, n, h, B = (int(x) for x in (vocab, length, d_model, n_layers, n_heads, batch))
+    params = 2 * V * d + 18 * n * d * d
+    return 16 * params + 4 * B * L * (6 * V + n * (30 * d + 3 * h * L))
 
 
 def antithetic_times(batch_size: int, t_min: float, generator: torch.Generator) -> Tensor:
@@ -150,8 +159,6 @@ def _config_dict(
     model_config: DenoiserConfig, config: TrainConfig, step: int, phash: str, seconds: float
 ) -> dict[str, Any]:
     return {
-        "format": FORMAT,
-        "version": VERSION,
         "model": asdict(model_config),
         "train": {**asdict(config), "betas": list(config.betas)},
         "step": step,
@@ -160,12 +167,6 @@ def _config_dict(
         "schedule": {"name": "log-linear", "eps": EPS},
         "train_seconds": seconds,
     }
-
-
-def _replace_atomically(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _global_rng_state(device: torch.device) -> dict[str, Tensor]:
@@ -184,59 +185,14 @@ def _save(
     config_json: dict[str, Any],
     device: torch.device,
 ) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    step = config_json["step"]
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _replace_atomically(directory / WEIGHTS, lambda p: save_file(weights, str(p), metadata={"step": str(step)}))
     state = {
-        "step": step,
+        "step": config_json["step"],
         "optimizer": optimizer.state_dict(),
         "generator": generator.get_state(),
         "global_rng": _global_rng_state(device),
         "losses": torch.tensor(losses, dtype=torch.float64),
     }
-    _replace_atomically(directory / STATE, lambda p: torch.save(state, p))
-    text = json.dumps(config_json, indent=2, sort_keys=True)
-    _replace_atomically(directory / CONFIG, lambda p: p.write_text(text))
-
-
-def read_checkpoint_config(directory: str | os.PathLike) -> dict[str, Any] | None:
-    """The ``config.json`` of a checkpoint directory, or ``None`` if there is no checkpoint."""
-    path = Path(directory) / CONFIG
-    if not path.is_file():
-        return None
-    info = json.loads(path.read_text())
-    if info.get("format") != FORMAT or info.get("version") != VERSION:
-        raise ValueError(f"{path} is not a {FORMAT} v{VERSION} checkpoint")
-    return info
-
-
-def _load_weights(directory: Path, model: Denoiser, step: int) -> None:
-    tensors = load_file(str(directory / WEIGHTS), device="cpu")
-    from safetensors import safe_open
-
-    with safe_open(str(directory / WEIGHTS), framework="pt") as f:
-        saved_step = int((f.metadata() or {}).get("step", -1))
-    if saved_step != step:
-        raise ValueError(f"checkpoint {directory} is inconsistent: weights at step {saved_step}, config at {step}")
-    model.load_state_dict(tensors)
-
-
-def load_checkpoint(directory: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Denoiser, dict]:
-    """Load the network of a checkpoint directory (no optimiser, no unpickling).
-
-    Returns
-    -------
-    (Denoiser, dict)
-        The network in eval mode on ``device`` and the parsed ``config.json``.
-    """
-    directory = Path(directory)
-    info = read_checkpoint_config(directory)
-    if info is None:
-        raise FileNotFoundError(f"no checkpoint in {directory} (missing {CONFIG})")
-    model = Denoiser(DenoiserConfig(**info["model"]))
-    _load_weights(directory, model, info["step"])
-    return model.to(device).eval(), info
+    save(directory, model.state_dict(), config_json, state)
 
 
 def _check_same_run(info: dict[str, Any], expected: dict[str, Any], directory: Path) -> None:
@@ -254,7 +210,49 @@ def _check_same_run(info: dict[str, Any], expected: dict[str, Any], directory: P
     if info["step"] > expected["train"]["steps"]:
         problems.append(f"it is at step {info['step']}, beyond the requested {expected['train']['steps']}")
     if problems:
-        raise ValueError(f"checkpoint {directory} cannot be resumed for this run: " + "; ".join(problems))
+        raise CheckpointError(
+            directory / "config.json",
+            "it cannot be resumed for this run: " + "; ".join(problems),
+            "train with the settings it was saved with, or use another checkpoint directory",
+        )
+
+
+@dataclass
+class _Resumed:
+    """What a checkpoint contributes to a run: the step reached and the states to continue from."""
+
+    start: int = 0
+    seconds: float = 0.0
+    losses: list[float] = field(default_factory=list)
+    optimizer: dict[str, Any] | None = None
+    global_rng: dict[str, Tensor] | None = None
+    found: bool = False
+
+
+def _resume(
+    directory: Path, expected: dict[str, Any], steps: int, model: Denoiser, generator: torch.Generator
+) -> _Resumed:
+    """Load a verified checkpoint of this run into ``model`` and ``generator`` (nothing if there is none)."""
+    info = read_checkpoint_config(directory)
+    if info is None:
+        return _Resumed()
+    _check_same_run(info, expected, directory)
+    load_weights(directory, info, model)
+    state = load_state(directory, info)
+    out = _Resumed(start=info["step"], seconds=float(info.get("train_seconds", 0.0)), found=True)
+    if state is not None:
+        out.optimizer, out.global_rng, out.losses = state["optimizer"], state["global_rng"], state["losses"].tolist()
+        generator.set_state(state["generator"])
+    elif info["step"] < steps:
+        # A weights-only export (model + config.json) serves evaluation, not resumption:
+        # without the optimiser and RNG states the rest of the run would not be the same run.
+        raise CheckpointError(
+            directory / "state.pt",
+            f"missing: the checkpoint holds weights only at step {info['step']}; it can be "
+            f"loaded as a finished run of {info['step']} steps, not resumed to {steps}",
+            "ask for its step count, or train in another directory",
+        )
+    return out
 
 
 # -- the loop ------------------------------------------------------------------------
@@ -303,44 +301,44 @@ def train(
             f"model_config (V={model_config.vocab_size}, L={model_config.length}) does not match "
             f"the patterns (V={vocab_size}, L={patterns.shape[1]})"
         )
-    device = torch.device(device)
-    directory = None if checkpoint is None else Path(checkpoint)
+    if checkpoint is None:
+        return _train(patterns, vocab_size, model_config, config, torch.device(device), None, progress)
+    directory = Path(checkpoint)
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        with checkpoint_lock(directory):  # one process per checkpoint directory
+            return _train(patterns, vocab_size, model_config, config, torch.device(device), directory, progress)
+    except Timeout:
+        raise CheckpointError(
+            directory / "config.json",
+            "another process is training into this directory (it holds the lock)",
+            "wait for it to finish, or use another checkpoint directory",
+        ) from None
+
+
+def _train(
+    patterns: Tensor,
+    vocab_size: int,
+    model_config: DenoiserConfig,
+    config: TrainConfig,
+    device: torch.device,
+    directory: Path | None,
+    progress: bool,
+) -> TrainResult:
     phash = pattern_hash(patterns, vocab_size)
     generator = torch.Generator().manual_seed(config.seed)
     model = Denoiser(model_config, generator=generator).to(device)
-    optimizer_state: dict[str, Any] | None = None
-    losses: list[float] = []
-    start, previous_seconds = 0, 0.0
-    global_rng: dict[str, Tensor] | None = None
-
-    info = read_checkpoint_config(directory) if directory is not None else None
-    if info is not None:
-        _check_same_run(info, _config_dict(model_config, config, 0, phash, 0.0), directory)
-        _load_weights(directory, model, info["step"])
-        if (directory / STATE).is_file():
-            state = torch.load(directory / STATE, map_location="cpu", weights_only=True)
-            if state["step"] != info["step"]:
-                raise ValueError(f"checkpoint {directory} is inconsistent: state at step {state['step']}")
-            optimizer_state = state["optimizer"]
-            generator.set_state(state["generator"])
-            global_rng = state["global_rng"]
-            losses = state["losses"].tolist()
-        elif info["step"] < config.steps:
-            # A weights-only export (model + config.json) serves evaluation, not resumption:
-            # without the optimiser and RNG states the rest of the run would not be the same run.
-            raise ValueError(
-                f"checkpoint {directory} holds weights only (no {STATE}) at step {info['step']}: it can be "
-                f"loaded as a finished run of {info['step']} steps, not resumed to {config.steps}"
-            )
-        start, previous_seconds = info["step"], float(info.get("train_seconds", 0.0))
+    expected = _config_dict(model_config, config, 0, phash, 0.0)
+    resumed = _resume(directory, expected, config.steps, model, generator) if directory is not None else _Resumed()
+    start, previous_seconds, losses, global_rng = resumed.start, resumed.seconds, resumed.losses, resumed.global_rng
 
     optimizer: torch.optim.Optimizer | None = None
     if start < config.steps:
         # Only when there are steps left: building AdamW imports torch._dynamo (~2 s), which
         # a finished checkpoint, loaded just to evaluate, does not need.
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=0.0)
-        if optimizer_state is not None:
-            optimizer.load_state_dict(optimizer_state)
+        if resumed.optimizer is not None:
+            optimizer.load_state_dict(resumed.optimizer)
 
     patterns = patterns.detach().to("cpu", torch.long)
     K, B = patterns.shape[0], config.batch_size
@@ -388,6 +386,6 @@ def train(
         losses=torch.tensor(losses, dtype=torch.float64),
         start_step=start,
         seconds=seconds,
-        loaded=start == config.steps and info is not None,
+        loaded=start == config.steps and resumed.found,
         info={"patterns_sha256": phash, "train_seconds_total": previous_seconds + seconds},
     )

@@ -91,8 +91,9 @@ def test_diffusion_memory_checkpoint_denoise_generate(tmp_path):
 
 
 def test_from_checkpoint_rebuilds_the_memory_from_weights_only(tmp_path):
-    import json
     import shutil
+
+    from models.diffusion import checkpoint as ck
 
     pats, V = _patterns()
     full = tmp_path / "full"
@@ -116,8 +117,8 @@ def test_from_checkpoint_rebuilds_the_memory_from_weights_only(tmp_path):
         longer.fit(pats, vocab_size=V)
     with pytest.raises(FileNotFoundError):
         DiffusionMemory.from_checkpoint(tmp_path / "nothing", pats)
-    config = json.loads((export / "config.json").read_text())
-    (export / "config.json").write_text(json.dumps({**config, "finished": False}))
+    info = ck.read_checkpoint_config(export)  # rewritten through the writer: an edit by hand is refused
+    ck.save(export, ck.load_weights(export, info), {**info, "finished": False, "train": {**info["train"], "steps": 60}})
     with pytest.raises(ValueError, match="stopped at step"):
         DiffusionMemory.from_checkpoint(export, pats)
 
