@@ -82,6 +82,17 @@ def _differences(old: Any, new: Any) -> str:
     return f"{old!r} there, {new!r} here"
 
 
+#: Provenance kept beside the resolved config: the same fields reached through another preset
+#: name or other ``--set`` assignments (or a direct ``run_sweep`` call) are the same results.
+_PROVENANCE_KEYS = ("preset", "overrides")
+
+
+def _resolved(config: Any) -> Any:
+    if not isinstance(config, dict):
+        return config
+    return {k: v for k, v in config.items() if k not in _PROVENANCE_KEYS}
+
+
 def _conflict(root: Path, record: dict[str, Any] | None, ident: dict[str, Any]) -> str | None:
     """Why the folder may not receive this run's results (None: it may)."""
     if record is None:
@@ -90,8 +101,9 @@ def _conflict(root: Path, record: dict[str, Any] | None, ident: dict[str, Any]) 
             if (root / RESULTS).exists()
             else None
         )
-    if ident["config"] is not None and record.get("config") != ident["config"]:
-        return f"{root} holds results of another configuration ({_differences(record.get('config'), ident['config'])})"
+    old, new = _resolved(record.get("config")), _resolved(ident["config"])
+    if new is not None and old != new:
+        return f"{root} holds results of another configuration ({_differences(old, new)})"
     old_cells = record.get("cells_sha256")
     if old_cells is not None and old_cells != ident["cells_sha256"]:
         return f"{root} holds results of the same configuration but other cells (did the code change the sweep?)"

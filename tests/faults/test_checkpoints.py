@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 
 import models
+from experiments.demos.pretrained import PRETRAINED
 from models.diffusion import checkpoint as ck
 from models.diffusion import checkpoint_files as ckf
 from models.diffusion.denoiser import DenoiserConfig
@@ -28,7 +29,7 @@ V, L = 4, 6
 NET = DenoiserConfig(vocab_size=V, length=L, d_model=16, n_layers=1, n_heads=2)
 PATTERNS = torch.randint(0, V, (3, L), generator=torch.Generator().manual_seed(0))
 OTHER = (PATTERNS + 1) % V
-SHIPPED = Path(__file__).resolve().parents[2] / "experiments" / "data" / "text_diffusion_L24"
+SHIPPED = PRETRAINED  # the text demo's shipped network
 
 
 def _cfg(steps, seed=0, **kw):
