@@ -12,7 +12,7 @@ Sections, in order (each a module with ``run(quick=False) -> list[dict]``):
 * ``limits``: sync step at N = B = 1024, what limits it, async dispatch cost, modern update;
 * ``scaling``: fitted cost exponents of every memory in N, K and B.
 
-The markdown (``--out``) adds the machine's description, the done-when targets of issue 8
+The markdown (``--out``) adds the machine's description, the performance targets
 and the machine-limit summary.  ``docs/benchmarks.md`` is this output for the reference
 machine: ``python -m benchmarks --out docs/benchmarks.md``.
 """

@@ -1,6 +1,6 @@
 """Throughput of the dense and modern memories, and the modern update's FLOP/s against a plain matmul.
 
-Setting (the issue's): ``N = 1000`` spins, ``K = 1000`` random stored patterns, a batch of
+Setting: ``N = 1000`` spins, ``K = 1000`` random stored patterns, a batch of
 ``B = 1024`` queries, each a stored pattern with exactly 10 % of its spins flipped.
 
 * Dense (``F = x^3``, the default kernel: compiled sweeps on the CPU, :mod:`benchmarks.kernels`

@@ -1,6 +1,6 @@
 """Training and retrieval throughput of the diffusion memory, and the oracle as the store grows.
 
-Setting (issue 4): ``K = 8`` random sequences, ``L = 16``, ``V = 8``, the default denoiser
+Setting: ``K = 8`` random sequences, ``L = 16``, ``V = 8``, the default denoiser
 (``d_model = 64``, 2 layers, 4 heads, MLP ratio 4), batch 64, one torch thread.
 
 * Training: steps/s and tokens/s of :func:`models.diffusion.train.train` (warm-up run

@@ -1,6 +1,6 @@
 """Classical Hopfield retrieval against peer packages on identical workloads.
 
-Workload (issue 8): random binary patterns, ``N in {256, 1024}`` spins, ``K = round(0.1 N)``
+Workload: random binary patterns, ``N in {256, 1024}`` spins, ``K = round(0.1 N)``
 patterns stored by the Hebb rule, ``B = 256`` queries, each a stored pattern with exactly
 ``round(0.1 N)`` spins flipped; the same patterns and queries for everyone.  Retrieval runs
 to convergence, asynchronously and synchronously where a package has that mode.

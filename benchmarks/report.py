@@ -66,7 +66,7 @@ def _rows(sections: list[dict], key: str) -> list[dict]:
 
 
 def targets(sections: list[dict]) -> list[dict]:
-    """Evaluate the done-when targets of issue 8 on the measured rows.
+    """Evaluate the performance targets on the measured rows.
 
     A target is judged only at its own sizes (peers at ``N = 1024`` among others, the sync
     step at ``N = 1024, B = 1024``); a ``--quick`` run reports its numbers but no verdict.
@@ -307,7 +307,7 @@ def markdown(machine: dict, sections: list[dict], command: str, started: str, to
         "|---|---|",
     ]
     lines += [f"| {k} | {_md_escape(str(v))} |" for k, v in machine.items()]
-    lines += ["", "## Targets (issue 8)", "", "| target | measured | met |", "|---|---|---|"]
+    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in targets(sections):
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
         lines.append(f"| {_md_escape(t['target'])} | {_md_escape(t['measured'])} | {met} |")

@@ -87,16 +87,20 @@ def kernel_threads() -> Iterator[int]:
 
     One knob for both: ``torch.set_num_threads`` (or ``models.threads.torch_threads``) also
     sets how many threads the compiled sweeps use, so benchmarks and tests that pin torch to
-    one thread pin these too.  Retrievals from several Python threads run their compiled
-    sweeps one at a time.  Yields the number of threads.
+    one thread pin these too; numba's own setting is left at that number afterwards, torch's
+    is unchanged.  Retrievals from several Python threads run their compiled sweeps one at a
+    time.  Yields the number of threads.
     """
     import numba
 
     with _LOCK:
-        previous = numba.get_num_threads()
-        threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+        torch_threads = torch.get_num_threads()
+        threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS))
         numba.set_num_threads(threads)
         try:
             yield threads
         finally:
-            numba.set_num_threads(previous)
+            # numba's OpenMP layer shares the OpenMP runtime with torch: launching its pool, or
+            # setting its thread count, can change torch's.  Leave torch as it was.
+            if torch.get_num_threads() != torch_threads:
+                torch.set_num_threads(torch_threads)

@@ -107,10 +107,19 @@ def test_compiled_sweeps_give_the_same_rows_on_one_and_two_threads(monkeypatch, 
         assert torch.equal(alone.states[0], one.states[b]) and int(alone.steps[0]) == int(one.steps[b])
 
 
-def test_kernel_threads_follow_torch_and_restore_numba():
+def test_compiled_sweeps_follow_torch_threads_and_leave_them_unchanged():
+    # numba's OpenMP threading layer shares the OpenMP runtime with torch: launching its pool
+    # or setting its thread count must not change torch's setting behind the caller's back.
     import numba
 
-    before = numba.get_num_threads()
-    with torch_threads(1), kernels.kernel_threads():
-        assert numba.get_num_threads() == 1
-    assert numba.get_num_threads() == before
+    P = torch.randint(0, 2, (6, 64), generator=gen(8))
+    q = torch.randint(0, 2, (40, 64), generator=gen(9))
+    for name in ("classical", "dense"):
+        model = models.make(name, kernel="numba").fit(P)
+        for n in (1, 2, 1):
+            with torch_threads(n):
+                model.retrieve(q, generator=gen(10))
+                assert torch.get_num_threads() == n
+                with kernels.kernel_threads() as threads:
+                    assert threads == numba.get_num_threads() == min(n, numba.config.NUMBA_NUM_THREADS)
+                assert torch.get_num_threads() == n
