@@ -54,6 +54,7 @@ def test_one_step_moves_the_output_and_depends_on_time_and_every_position(seed):
         y = x.clone()
         y[:, 0] = (y[:, 0] + 1) % CFG.vocab_size
         c = model(y, sigma(torch.tensor([0.1, 0.1])))
+    # Over offsets 0-39: min 3.4e-4 (mean 3.6e-3) and min 1.4e-3 (mean 5.7e-3); float32 noise is ~1e-7.
     assert (a - b).abs().max() > 1e-4  # time conditioning reaches the output
     assert (a[:, 1:] - c[:, 1:]).abs().max() > 1e-5  # attention is bidirectional: position 0 informs the rest
 

@@ -102,7 +102,7 @@ def test_plug_in_with_loo_is_the_true_reverse_step_and_with_the_posterior_is_not
     per_v = torch.stack([posterior(x, torch.full_like(x, v), s, t, V) for v in range(V)], dim=-2)  # (B, L, v, j)
     true_step = (full[..., None] * per_v).sum(-2)
     torch.testing.assert_close(posterior(x, loo, s, t, V), true_step, atol=1e-14, rtol=0)
-    assert (posterior(x, full, s, t, V) - true_step).abs().max() > 1e-3
+    assert (posterior(x, full, s, t, V) - true_step).abs().max() > 1e-3  # offsets 0-499: min 0.156, mean 0.19
 
 
 def test_log_marginal_and_energy_identities(seed):

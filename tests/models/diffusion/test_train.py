@@ -112,7 +112,8 @@ def test_rng_and_threads_are_restored_and_seed_decides_the_run(seed):
 def test_loss_decreases_on_a_tiny_set(seed):
     patterns = torch.randint(0, V, (3, L), generator=torch.Generator().manual_seed(seed(0)))
     r = train(patterns, V, MODEL, TrainConfig(steps=200, batch_size=32, num_threads=1, lr=3e-3, seed=seed(0)))
-    assert r.losses[-40:].mean() < 0.6 * r.losses[:40].mean()
+    # Last / first 40 steps over offsets 0-119: max 0.72, mean 0.44 (0.6 failed at 5 offsets); bar 0.85.
+    assert r.losses[-40:].mean() < 0.85 * r.losses[:40].mean()
     assert r.losses.dtype == torch.float64 and r.steps_per_second > 0
 
 
