@@ -171,20 +171,21 @@ def test_conformance_entry_memorises_its_two_patterns(seed):
 
 
 @pytest.mark.slow
-def test_done_when_trained_memory_recovers_and_has_low_entropy():
+def test_done_when_trained_memory_recovers_and_has_low_entropy(seed):
     """Issue 4: 8 random sequences (L = 16, V = 8), default model, a few CPU minutes of training.
 
     Measured (seeds 0-2 of the patterns, 1000-3000 steps): recovery 0.98-1.00, entropy < 0.02 nats.
+    The oracle on the same setting: recovery 1.00 at every offset 0-39 (as in the test above).
     """
-    pats, V = _patterns(K=8, L=16, V=8, seed=0)
-    mem = models.make("diffusion", train_steps=2000, seed=0).fit(pats, vocab_size=V)
+    pats, V = _patterns(K=8, L=16, V=8, seed=seed(0))
+    mem = models.make("diffusion", train_steps=2000, seed=seed(0)).fit(pats, vocab_size=V)
     x0 = pats.repeat(32, 1)
-    x_t = corrupt(x0, 0.25, V, generator=torch.Generator().manual_seed(1))
-    r = mem.retrieve(x_t, noise=0.25, generator=torch.Generator().manual_seed(2))
+    x_t = corrupt(x0, 0.25, V, generator=torch.Generator().manual_seed(seed(1)))
+    r = mem.retrieve(x_t, noise=0.25, generator=torch.Generator().manual_seed(seed(2)))
     assert _recovery(r.states, x0, x_t) >= 0.95
     assert float(mem.retrieve(pats, noise=1e-3).entropy.mean()) <= 0.2  # entropy of the final (= stored) states
     oracle = models.make("oracle").fit(pats, vocab_size=V)
-    ro = oracle.retrieve(x_t, noise=0.25, generator=torch.Generator().manual_seed(2))
+    ro = oracle.retrieve(x_t, noise=0.25, generator=torch.Generator().manual_seed(seed(2)))
     assert _recovery(ro.states, x0, x_t) >= 0.99
 
 
