@@ -16,23 +16,23 @@ def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def test_flip_changes_exactly_k_to_other_tokens():
-    x = random_patterns(400, 20, vocab_size=5, seed=0).train
+def test_flip_changes_exactly_k_to_other_tokens(seed):
+    x = random_patterns(400, 20, vocab_size=5, seed=seed(0)).train
     before = x.clone()
-    y = flip(x, 7, 5, generator=gen())
+    y = flip(x, 7, 5, generator=gen(seed(0)))
     assert torch.equal(x, before)  # input untouched
     assert y.dtype == torch.long and y.shape == x.shape and y.min() >= 0 and y.max() <= 4
     # Exactly 7 positions differ in every row: none was "changed" to itself.
     assert ((y != x).sum(dim=1) == 7).all()
-    assert torch.equal(flip(x, 7, 5, generator=gen()), y)  # same seed, same queries
-    assert not torch.equal(flip(x, 7, 5, generator=gen(1)), y)
-    assert torch.equal(flip(x, 0, 5, generator=gen()), x)
-    assert (flip(x, 20, 5, generator=gen()) != x).all()
+    assert torch.equal(flip(x, 7, 5, generator=gen(seed(0))), y)  # same seed, same queries
+    assert not torch.equal(flip(x, 7, 5, generator=gen(seed(1))), y)
+    assert torch.equal(flip(x, 0, 5, generator=gen(seed(0))), x)
+    assert (flip(x, 20, 5, generator=gen(seed(0))) != x).all()
 
 
-def test_flip_is_uniform_over_positions_and_tokens():
+def test_flip_is_uniform_over_positions_and_tokens(seed):
     x = torch.zeros(3000, 10, dtype=torch.long)
-    y = flip(x, 3, 4, generator=gen(2))
+    y = flip(x, 3, 4, generator=gen(seed(2)))
     # Each position is chosen with probability 3/10: 3000 rows, sd 0.0084.
     per_position = (y != 0).double().mean(dim=0)
     assert (per_position - 0.3).abs().max() < 0.045
@@ -42,13 +42,13 @@ def test_flip_is_uniform_over_positions_and_tokens():
     assert (shares - 1 / 3).abs().max() < 0.025
 
 
-def test_flip_binary_is_spin_flip_and_per_row_k():
-    x = random_patterns(6, 12, seed=1).train
+def test_flip_binary_is_spin_flip_and_per_row_k(seed):
+    x = random_patterns(6, 12, seed=seed(1)).train
     k = torch.tensor([0, 1, 2, 3, 12, 5])
-    y = flip(x, k, 2, generator=gen())
+    y = flip(x, k, 2, generator=gen(seed(0)))
     assert torch.equal((y != x).sum(dim=1), k)
     assert torch.equal(y[y != x], 1 - x[y != x])
-    assert ((flip_fraction(x, 0.25, 2, generator=gen()) != x).sum(dim=1) == 3).all()
+    assert ((flip_fraction(x, 0.25, 2, generator=gen(seed(0))) != x).sum(dim=1) == 3).all()
 
 
 @pytest.mark.parametrize(
@@ -75,41 +75,41 @@ def test_flip_binary_is_spin_flip_and_per_row_k():
         (lambda x: random_states(2, 3, 1), ValueError, "vocab_size must"),
     ],
 )
-def test_errors_name_the_argument(call, error, match):
-    x = random_patterns(3, 12, seed=0).train
+def test_errors_name_the_argument(call, error, match, seed):
+    x = random_patterns(3, 12, seed=seed(0)).train
     with pytest.raises(error, match=match):
         call(x)
 
 
 @pytest.mark.parametrize("t, V", [(0.1, 2), (0.5, 32), (1.0, 5)])
-def test_resample_changed_fraction_matches_the_schedule(t, V):
-    x = random_patterns(200, 100, vocab_size=V, seed=3).train
-    y = resample(x, t, V, generator=gen(4))
+def test_resample_changed_fraction_matches_the_schedule(t, V, seed):
+    x = random_patterns(200, 100, vocab_size=V, seed=seed(3)).train
+    y = resample(x, t, V, generator=gen(seed(4)))
     n = x.numel()
     p = (1 - alpha(t)) * (1 - 1 / V)  # each position changes independently with probability p
     # Binomial(n, p) count: 5 standard deviations is a false-alarm rate below 1e-6.
     tol = 5 * math.sqrt(p * (1 - p) / n)
     assert abs((y != x).double().mean().item() - p) < tol
-    assert torch.equal(resample(x, t, V, generator=gen(4)), y)
+    assert torch.equal(resample(x, t, V, generator=gen(seed(4))), y)
 
 
-def test_resample_edge_cases_and_per_row_times():
-    x = random_patterns(50, 40, vocab_size=4, seed=0).train
+def test_resample_edge_cases_and_per_row_times(seed):
+    x = random_patterns(50, 40, vocab_size=4, seed=seed(0)).train
     before = x.clone()
-    assert torch.equal(resample(x, 0.0, 4, generator=gen()), x)  # alpha_0 = 1
+    assert torch.equal(resample(x, 0.0, 4, generator=gen(seed(0))), x)  # alpha_0 = 1
     t = torch.cat([torch.zeros(25), torch.ones(25)]).double()
-    y = resample(x, t, 4, generator=gen())
+    y = resample(x, t, 4, generator=gen(seed(0)))
     assert torch.equal(y[:25], x[:25]) and (y[25:] != x[25:]).double().mean() > 0.6
     assert torch.equal(x, before)
 
 
-def test_erase_bottom_half():
+def test_erase_bottom_half(seed):
     x = torch.ones(3, 144, dtype=torch.long)
     y = erase(x, 0.5, 0)
     grid = y.reshape(3, 12, 12)
     assert (grid[:, 6:] == 0).all() and (grid[:, :6] == 1).all() and x.eq(1).all()
     assert (erase(x, 0.25, 0, where="start")[:, :36] == 0).all()
-    z = erase(x, 0.1, 0, where="random", generator=gen())
+    z = erase(x, 0.1, 0, where="random", generator=gen(seed(0)))
     zeros = (z == 0).long()
     assert (zeros.sum(dim=1) == 14).all()
     # One contiguous block: exactly one 1 -> 0 edge per row (or the block starts at 0).
@@ -117,7 +117,7 @@ def test_erase_bottom_half():
     assert (starts == 1).all()
 
 
-def test_random_states():
-    s = random_states(7, 9, 3, generator=gen())
+def test_random_states(seed):
+    s = random_states(7, 9, 3, generator=gen(seed(0)))
     assert s.shape == (7, 9) and s.dtype == torch.long and s.max() <= 2 and s.min() >= 0
-    assert torch.equal(s, random_states(7, 9, 3, generator=gen()))
+    assert torch.equal(s, random_states(7, 9, 3, generator=gen(seed(0))))

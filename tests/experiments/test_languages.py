@@ -25,8 +25,8 @@ from experiments.patterns import text as text_module
 # -- div4 ----------------------------------------------------------------------------------
 
 
-def test_div4_sequences_are_valid():
-    ps = div4_language(300, L=32, vocab_size=32, n_test=64)
+def test_div4_sequences_are_valid(seed):
+    ps = div4_language(300, L=32, vocab_size=32, n_test=64, seed=seed(42))
     V = 32
     assert ps.train.shape == (300, 32) and ps.test.shape == (64, 32) and ps.vocab_size == V
     assert (ps.train[:, 0] == V - 2).all() and (ps.train[:, -1] == V - 1).all()
@@ -45,14 +45,14 @@ def test_div4_hand_built_rule():
     assert not div4_valid(torch.tensor([[30, 30, 31]]), 32).item()  # BOS inside
 
 
-def test_div4_corruption_breaks_validity():
-    ps = div4_language(50, L=16, vocab_size=32, n_test=0)
+def test_div4_corruption_breaks_validity(seed):
+    ps = div4_language(50, L=16, vocab_size=32, n_test=0, seed=seed(42))
     broken = ps.train.clone()
     broken[:, 0] = 0  # BOS replaced
     assert not div4_valid(broken, 32).any()
     assert (div4_rule_fraction(broken, 32) == 14 / 15).all()
     # Uniform random sequences almost never obey the rule.
-    noise = random_patterns(200, 16, vocab_size=32, seed=0).train
+    noise = random_patterns(200, 16, vocab_size=32, seed=seed(0)).train
     assert div4_rule_fraction(noise, 32).mean() < 0.2 and not div4_valid(noise, 32).any()
 
 
@@ -80,13 +80,13 @@ def test_div4_errors():
 # -- Markov ----------------------------------------------------------------------------------
 
 
-def test_markov_sequences_are_valid():
-    ps = markov_language(100, 20, 16, n_successors=2, n_test=30, seed=3)
+def test_markov_sequences_are_valid(seed):
+    ps = markov_language(100, 20, 16, n_successors=2, n_test=30, seed=seed(3))
     table = torch.tensor(ps.params["successors"])
     assert table.shape == (16, 2) and (table[:, 0] != table[:, 1]).all()
     assert markov_valid(ps.train, table).all() and markov_valid(ps.test, ps.params["successors"]).all()
     assert (markov_rule_fraction(ps.train, table) == 1).all()
-    assert torch.equal(markov_language(10, 20, 16, n_test=30, seed=3).train, ps.train[:10])
+    assert torch.equal(markov_language(10, 20, 16, n_test=30, seed=seed(3)).train, ps.train[:10])
     # A disallowed transition anywhere makes the sequence invalid.
     broken = ps.train[:1].clone()
     allowed = set(table[broken[0, 4]].tolist())
@@ -106,8 +106,8 @@ def test_markov_errors():
 # -- text ------------------------------------------------------------------------------------
 
 
-def test_text_from_pydoc():
-    ps = text_patterns(64, L=24, source="pydoc", n_test=32, seed=0)
+def test_text_from_pydoc(seed):
+    ps = text_patterns(64, L=24, source="pydoc", n_test=32, seed=seed(0))
     assert ps.train.shape == (64, 24) and ps.test.shape == (32, 24) and ps.vocab_size == len(TEXT_VOCAB)
     assert ps.params["source"] == "pydoc" and ps.params["vocab"] == list(TEXT_VOCAB)
     rows = {tuple(r) for r in ps.train.tolist()}
@@ -119,9 +119,9 @@ def test_text_from_pydoc():
     assert clean and all(t in prefixes for t in clean)
     assert decode_text(ps.train[0], ps.params) == texts[0]
     # Nested in K, fixed test set, shuffle depends on the seed.
-    more = text_patterns(128, L=24, source="pydoc", n_test=32, seed=0)
+    more = text_patterns(128, L=24, source="pydoc", n_test=32, seed=seed(0))
     assert torch.equal(more.train[:64], ps.train) and torch.equal(more.test, ps.test)
-    assert text_patterns(64, L=24, source="pydoc", n_test=32, seed=1).hash != ps.hash
+    assert text_patterns(64, L=24, source="pydoc", n_test=32, seed=seed(1)).hash != ps.hash
 
 
 def test_text_decode_padding():
@@ -146,8 +146,8 @@ def test_text_errors_and_fallback(monkeypatch):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("gensim") is None, reason="gensim (the 'text' extra) is not installed")
-def test_text_from_lee_corpus():
-    ps = text_patterns(256, L=32, source="lee", n_test=128, seed=0)
+def test_text_from_lee_corpus(seed):
+    ps = text_patterns(256, L=32, source="lee", n_test=128, seed=seed(0))
     assert ps.params["source"] == "lee" and ps.params["pool_size"] > 2000
     assert ps.train.shape == (256, 32)
     texts = decode_text(ps.train, ps.params)

@@ -44,8 +44,8 @@ def test_hamming_overlap_nearest():
     assert nearest(T([[0, 0]]), T([[1, 0], [0, 1]]))[0].tolist() == [0]
 
 
-def test_overlap_matches_spin_dot_product_and_potts_chance_level():
-    x = random_patterns(5, 50, seed=0).train
+def test_overlap_matches_spin_dot_product_and_potts_chance_level(seed):
+    x = random_patterns(5, 50, seed=seed(0)).train
     s = x.double() * 2 - 1
     assert torch.allclose(overlap(x, x), s @ s.T / 50)
     # V > 2: 1 for equality, 0 at chance (agreement 1/V), -1/(V-1) at total disagreement.
@@ -53,7 +53,7 @@ def test_overlap_matches_spin_dot_product_and_potts_chance_level():
     assert overlap(p, p, vocab_size=4).item() == 1
     assert overlap((p + 1) % 4, p, vocab_size=4).item() == pytest.approx(-1 / 3)
     assert overlap(T([[0, 0, 0, 0]]), p, vocab_size=4).item() == pytest.approx(0.0)
-    rand = random_patterns(400, 200, vocab_size=6, seed=1).train
+    rand = random_patterns(400, 200, vocab_size=6, seed=seed(1)).train
     assert abs(overlap(rand[:200], rand[200:], vocab_size=6).mean().item()) < 0.01
 
 
@@ -121,7 +121,7 @@ def test_every_outcome_class_binary():
     assert list(outcome_classes(TEST0[None], P0[None], STORED)) == ["spin-glass-like"]
 
 
-def test_outcome_tolerance():
+def test_outcome_tolerance(seed):
     near = P0.clone()
     near[0] = 0  # one flip: m = 0.95
     assert list(outcome_classes(near[None], P0[None], STORED)) == ["near stored"]
@@ -132,7 +132,7 @@ def test_outcome_tolerance():
     assert list(outcome_classes(1 - near[None], P0[None], STORED, tol=0.05)) == ["reversed"]
     assert list(outcome_classes(near[None], P1[None], STORED, tol=0.05)) == ["other stored"]
     # With tol = (1 - 0.9) / 2 "near stored" is empty: max|m| > 0.9 means within tol.
-    x = random_patterns(300, 40, seed=0).train
+    x = random_patterns(300, 40, seed=seed(0)).train
     codes = outcome_codes(x, x.roll(1, 0), STORED, tol=0.05)
     assert (codes != OUTCOMES.index("near stored")).all()
     with pytest.raises(ValueError, match="tol must"):
@@ -154,9 +154,9 @@ def test_outcome_classes_potts():
     assert list(classes) == ["retrieved", "other stored", "spin-glass-like", "mixture-like"]
 
 
-def test_three_mixture_overlaps_are_one_half():
+def test_three_mixture_overlaps_are_one_half(seed):
     # theory.md C6a: N = 1000, overlap with each component is 1/2 (sd about 0.027 each).
-    xi = random_patterns(30, 1000, seed=0).train
+    xi = random_patterns(30, 1000, seed=seed(0)).train
     states, comps = symmetric_mixtures(xi, s=3)
     assert states.shape == (10, 1000) and comps.tolist()[1] == [3, 4, 5]
     m = overlap(states, xi)  # (10, 30)
@@ -164,7 +164,7 @@ def test_three_mixture_overlaps_are_one_half():
     assert abs(own.mean().item() - 0.5) < 0.03 and (own - 0.5).abs().max() < 0.12
     others = m.scatter(1, comps, 0.0)
     assert others.abs().max() < 0.15  # unrelated patterns: overlap O(1/sqrt(N))
-    rand_states, rand_comps = symmetric_mixtures(xi, s=5, n=4, generator=torch.Generator().manual_seed(0))
+    rand_states, rand_comps = symmetric_mixtures(xi, s=5, n=4, generator=torch.Generator().manual_seed(seed(0)))
     assert rand_states.shape == (4, 1000) and all(len(set(r)) == 5 for r in rand_comps.tolist())
     # s = 5: 2^(1-s) C(s-1, (s-1)/2) = 3/8.
     assert abs(overlap(rand_states, xi).gather(1, rand_comps).mean().item() - 0.375) < 0.05

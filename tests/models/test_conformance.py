@@ -45,11 +45,12 @@ def _queries(patterns, V, n_flip, seed=1, copies=2):
 _FITTED: dict[str, tuple] = {}
 
 
-def _fitted(key, name, cfg):
+def _fitted(key, name, cfg, seed):
     """Fit once per configuration: diffusion models train, which is not free."""
     if key not in _FITTED:
-        pats = _patterns(cfg)
-        model = models.make(name, **cfg["hyper"]).fit(pats, vocab_size=cfg["V"])
+        pats = _patterns(cfg, seed(0))
+        hyper = {**cfg["hyper"], **({"seed": seed(cfg["hyper"]["seed"])} if "seed" in cfg["hyper"] else {})}
+        model = models.make(name, **hyper).fit(pats, vocab_size=cfg["V"])
         _FITTED[key] = (model, pats)
     return _FITTED[key]
 
@@ -80,8 +81,8 @@ def test_make_rejects_unknown_model_and_hyperparameter():
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_fit_sets_state_and_copies_patterns(key, name, cfg):
-    model, pats = _fitted(key, name, cfg)
+def test_fit_sets_state_and_copies_patterns(key, name, cfg, seed):
+    model, pats = _fitted(key, name, cfg, seed)
     assert model.vocab_size_ == cfg["V"]
     assert torch.equal(model.patterns_.cpu(), pats)
     assert model.patterns_.data_ptr() != pats.data_ptr()
@@ -91,11 +92,11 @@ def test_fit_sets_state_and_copies_patterns(key, name, cfg):
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_retrieve_shapes_dtypes_and_no_mutation(key, name, cfg):
-    model, pats = _fitted(key, name, cfg)
-    q = _queries(pats, cfg["V"], n_flip=1)
+def test_retrieve_shapes_dtypes_and_no_mutation(key, name, cfg, seed):
+    model, pats = _fitted(key, name, cfg, seed)
+    q = _queries(pats, cfg["V"], n_flip=1, seed=seed(1))
     q_before, p_before = q.clone(), pats.clone()
-    r = model.retrieve(q, noise=0.1, generator=torch.Generator().manual_seed(0), record=True)
+    r = model.retrieve(q, noise=0.1, generator=torch.Generator().manual_seed(seed(0)), record=True)
     assert isinstance(r, Retrieval)
     B, L = q.shape
     assert r.states.shape == (B, L) and r.states.dtype == torch.long
@@ -116,39 +117,39 @@ def test_retrieve_shapes_dtypes_and_no_mutation(key, name, cfg):
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_deterministic_under_generator(key, name, cfg):
-    model, pats = _fitted(key, name, cfg)
-    q = _queries(pats, cfg["V"], n_flip=max(1, cfg["L"] // 8))
-    a = model.retrieve(q, noise=0.2, generator=torch.Generator().manual_seed(5))
-    b = model.retrieve(q, noise=0.2, generator=torch.Generator().manual_seed(5))
+def test_deterministic_under_generator(key, name, cfg, seed):
+    model, pats = _fitted(key, name, cfg, seed)
+    q = _queries(pats, cfg["V"], n_flip=max(1, cfg["L"] // 8), seed=seed(1))
+    a = model.retrieve(q, noise=0.2, generator=torch.Generator().manual_seed(seed(5)))
+    b = model.retrieve(q, noise=0.2, generator=torch.Generator().manual_seed(seed(5)))
     assert torch.equal(a.states, b.states) and torch.equal(a.steps, b.steps)
     assert torch.equal(a.converged, b.converged)
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_batch_equals_one_by_one(key, name, cfg):
-    model, pats = _fitted(key, name, cfg)
+def test_batch_equals_one_by_one(key, name, cfg, seed):
+    model, pats = _fitted(key, name, cfg, seed)
     if not model.batch_invariant:
         pytest.skip(f"{key} draws per-row random numbers (batch_invariant=False)")
-    q = _queries(pats, cfg["V"], n_flip=max(1, cfg["L"] // 6))
-    batch = model.retrieve(q, noise=0.2, generator=torch.Generator().manual_seed(3))
+    q = _queries(pats, cfg["V"], n_flip=max(1, cfg["L"] // 6), seed=seed(1))
+    batch = model.retrieve(q, noise=0.2, generator=torch.Generator().manual_seed(seed(3)))
     for i in range(q.shape[0]):
-        one = model.retrieve(q[i : i + 1], noise=0.2, generator=torch.Generator().manual_seed(3))
+        one = model.retrieve(q[i : i + 1], noise=0.2, generator=torch.Generator().manual_seed(seed(3)))
         assert torch.equal(one.states[0], batch.states[i]), f"row {i} differs"
         assert one.steps[0] == batch.steps[i] and one.converged[0] == batch.converged[i]
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_stored_patterns_are_fixed_points_at_low_load(key, name, cfg):
-    model, pats = _fitted(key, name, cfg)
-    r = model.retrieve(pats, noise=1e-3, generator=torch.Generator().manual_seed(0))
+def test_stored_patterns_are_fixed_points_at_low_load(key, name, cfg, seed):
+    model, pats = _fitted(key, name, cfg, seed)
+    r = model.retrieve(pats, noise=1e-3, generator=torch.Generator().manual_seed(seed(0)))
     assert torch.equal(r.states, pats)
     assert bool(r.converged.all())
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_energy_shape_or_not_implemented(key, name, cfg):
-    model, pats = _fitted(key, name, cfg)
+def test_energy_shape_or_not_implemented(key, name, cfg, seed):
+    model, pats = _fitted(key, name, cfg, seed)
     try:
         e = model.energy(pats)
     except NotImplementedError:
@@ -161,8 +162,8 @@ def test_energy_shape_or_not_implemented(key, name, cfg):
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_bad_queries_raise_clear_errors(key, name, cfg):
-    model, pats = _fitted(key, name, cfg)
+def test_bad_queries_raise_clear_errors(key, name, cfg, seed):
+    model, pats = _fitted(key, name, cfg, seed)
     V, L = cfg["V"], cfg["L"]
     with pytest.raises(TypeError, match="queries.*torch.long"):
         model.retrieve(pats.float())
@@ -192,9 +193,9 @@ def test_bad_queries_raise_clear_errors(key, name, cfg):
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_bad_patterns_raise_clear_errors(key, name, cfg):
+def test_bad_patterns_raise_clear_errors(key, name, cfg, seed):
     model = models.make(name, **cfg["hyper"])
-    pats = _patterns(cfg)
+    pats = _patterns(cfg, seed(0))
     with pytest.raises(ValueError, match="patterns"):
         model.fit(pats[:0])
     with pytest.raises(ValueError, match="patterns.*2-D"):
@@ -208,9 +209,9 @@ def test_bad_patterns_raise_clear_errors(key, name, cfg):
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_use_before_fit_raises(key, name, cfg):
+def test_use_before_fit_raises(key, name, cfg, seed):
     model = models.make(name, **cfg["hyper"])
-    pats = _patterns(cfg)
+    pats = _patterns(cfg, seed(0))
     with pytest.raises(NotFittedError, match="fit"):
         model.retrieve(pats)
     with pytest.raises(NotFittedError, match="fit"):
@@ -218,8 +219,8 @@ def test_use_before_fit_raises(key, name, cfg):
 
 
 @pytest.mark.parametrize("key,name,cfg", PARAMS)
-def test_nan_and_negative_hyperparameters_raise(key, name, cfg):
-    pats = _patterns(cfg)
+def test_nan_and_negative_hyperparameters_raise(key, name, cfg, seed):
+    pats = _patterns(cfg, seed(0))
     numeric = _numeric_hyperparameters(models.make(name, **cfg["hyper"]))
     assert numeric, f"{key} has no numeric hyperparameter to check"
     for hp in numeric:
@@ -236,11 +237,11 @@ def test_conformance_configs_name_registered_models_only():
         assert cfg.get("model", key) in planned | set(models.MODELS), key
 
 
-def test_failed_fit_leaves_the_model_unfitted():
+def test_failed_fit_leaves_the_model_unfitted(seed):
     """A fit that raises inside the model (Potts with a non-Hebbian rule) keeps it unfitted."""
     if "classical" not in models.MODELS:
         pytest.skip("classical not registered")
-    pats = torch.randint(0, 4, (3, 8), generator=torch.Generator().manual_seed(0))
+    pats = torch.randint(0, 4, (3, 8), generator=torch.Generator().manual_seed(seed(0)))
     model = models.make("classical", rule="storkey")
     with pytest.raises(ValueError, match="rule"):
         model.fit(pats, vocab_size=4)

@@ -31,8 +31,8 @@ def _likelihoods(x, pats, V, t):
 
 
 @pytest.mark.parametrize("t", [1e-3, 0.25, 0.6, 1.0])
-def test_oracle_equals_brute_force_enumeration_over_stored_patterns(t):
-    pats, x, V = _setup()
+def test_oracle_equals_brute_force_enumeration_over_stored_patterns(t, seed):
+    pats, x, V = _setup(seed=seed(0))
     lik = _likelihoods(x, pats, V, t)  # (B, K, L)
     joint = lik.prod(-1)  # (B, K) uniform prior over patterns
     w = joint / joint.sum(-1, keepdim=True)
@@ -58,8 +58,8 @@ def test_oracle_equals_brute_force_enumeration_over_stored_patterns(t):
     torch.testing.assert_close(posterior_to_loo(want_full.log(), x, t).exp(), want_loo, atol=1e-12, rtol=0)
 
 
-def _c19_setup():
-    g = torch.Generator().manual_seed(19)
+def _c19_setup(seed=19):
+    g = torch.Generator().manual_seed(seed)
     V, L, K = 5, 12, 40
     pats = torch.randint(0, V, (K, L), generator=g)
     x = torch.randint(0, V, (64, L), generator=g)
@@ -68,9 +68,9 @@ def _c19_setup():
 
 
 @pytest.mark.parametrize("t", [1e-3, 0.1, 0.25, 0.5, 0.9])
-def test_oracle_equals_ramsauer_update_on_one_hot_codes(t):
+def test_oracle_equals_ramsauer_update_on_one_hot_codes(t, seed):
     """C19 against the formula: Xi softmax(beta Xi^T x) on flattened one-hot codes."""
-    pats, x, V = _c19_setup()
+    pats, x, V = _c19_setup(seed(19))
     K, L = pats.shape
     X = F.one_hot(pats, V).double().reshape(K, L * V)  # (K, L V) stored one-hot codes
     xi = F.one_hot(x, V).double().reshape(-1, L * V)  # (B, L V)
@@ -84,29 +84,29 @@ def test_oracle_equals_ramsauer_update_on_one_hot_codes(t):
 
 @pytest.mark.skipif("modern" not in models.MODELS, reason="models.modern is not registered yet")
 @pytest.mark.parametrize("t", [1e-3, 0.1, 0.25, 0.5, 0.9])
-def test_oracle_equals_modern_hopfield_association(t):
+def test_oracle_equals_modern_hopfield_association(t, seed):
     """C19 (theory.md): V = 5, L = 12, K = 40; the registered modern net at beta(t) on one-hot codes."""
-    pats, x, V = _c19_setup()
+    pats, x, V = _c19_setup(seed(19))
     modern = models.make("modern", beta=beta(t, V), encoding="onehot").fit(pats, vocab_size=V)
     oracle = models.make("oracle").fit(pats, vocab_size=V)
     torch.testing.assert_close(oracle.association(x, t), modern.association(x), atol=1e-10, rtol=0)
     assert modern.association(x).dtype == torch.float64
 
 
-def test_plug_in_with_loo_is_the_true_reverse_step_and_with_the_posterior_is_not():
+def test_plug_in_with_loo_is_the_true_reverse_step_and_with_the_posterior_is_not(seed):
     """sum_v p(x_0^i = v | x_t) q(x_s^i | x_t^i, v) == q(x_s | x_t, pi) (diffusion.md 9.6)."""
-    pats, x, V = _setup(K=9, L=5, V=4, B=6, seed=3)
+    pats, x, V = _setup(K=9, L=5, V=4, B=6, seed=seed(3))
     s, t = 0.3, 0.5
     oracle = Oracle(pats, V)
     full, loo = oracle.posterior(x, t), oracle.loo(x, t)
     per_v = torch.stack([posterior(x, torch.full_like(x, v), s, t, V) for v in range(V)], dim=-2)  # (B, L, v, j)
     true_step = (full[..., None] * per_v).sum(-2)
     torch.testing.assert_close(posterior(x, loo, s, t, V), true_step, atol=1e-14, rtol=0)
-    assert (posterior(x, full, s, t, V) - true_step).abs().max() > 1e-3
+    assert (posterior(x, full, s, t, V) - true_step).abs().max() > 1e-3  # offsets 0-499: min 0.156, mean 0.19
 
 
-def test_log_marginal_and_energy_identities():
-    pats, x, V = _setup(K=6, L=5, V=3, B=8, seed=4)
+def test_log_marginal_and_energy_identities(seed):
+    pats, x, V = _setup(K=6, L=5, V=3, B=8, seed=seed(4))
     t = 0.4
     a, b = alpha(t), beta(t, V)
     want = _likelihoods(x, pats, V, t).prod(-1).mean(-1).log()  # log (1/K) sum_mu prod_i q
@@ -132,9 +132,9 @@ def test_conditional_entropy_handles_zero_probabilities():
 
 
 @pytest.mark.parametrize("t", [1e-5, 1e-3, 0.3, 1.0])
-def test_fast_loo_equals_the_definition_with_per_row_beta(t):
+def test_fast_loo_equals_the_definition_with_per_row_beta(t, seed):
     """The conversion route and the direct per-position softmax agree, also at beta ~ 14 and near stored patterns."""
-    pats, x, V = _setup(K=50, L=16, V=8, B=12, seed=5)
+    pats, x, V = _setup(K=50, L=16, V=8, B=12, seed=seed(5))
     x[1] = pats[3]
     x[2, 1:] = pats[4, 1:]  # one token away from a stored pattern
     b = beta(torch.tensor([t] * 6 + [0.5] * 6, dtype=torch.float64), V)
@@ -143,9 +143,9 @@ def test_fast_loo_equals_the_definition_with_per_row_beta(t):
 
 
 @pytest.mark.parametrize("t", [1e-3, 0.3, 1.0])
-def test_cached_float64_codes_give_the_one_hot_table_result(t):
+def test_cached_float64_codes_give_the_one_hot_table_result(t, seed):
     """Oracle's posterior and LOO from its cached float64 codes match the per-call one-hot table."""
-    pats, x, V = _setup(K=40, L=10, V=6, B=9, seed=7)
+    pats, x, V = _setup(K=40, L=10, V=6, B=9, seed=seed(7))
     oracle = Oracle(pats, V)
     b = oracle.beta(t)
     torch.testing.assert_close(oracle.posterior(x, t), full_posterior(x, pats, b, V), atol=1e-15, rtol=1e-13)

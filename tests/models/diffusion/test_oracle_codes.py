@@ -20,20 +20,20 @@ def _draw(seed: int, K: int, L: int, V: int, B: int):
 
 
 @pytest.mark.parametrize("K,L,V,B", [(1, 1, 2, 1), (7, 5, 3, 4), (300, 16, 8, 33), (50, 40, 27, 9), (64, 8, 128, 5)])
-def test_codes_give_the_broadcast_counts_exactly(K, L, V, B):
-    patterns, states = _draw(K + L + V, K, L, V, B)
+def test_codes_give_the_broadcast_counts_exactly(K, L, V, B, seed):
+    patterns, states = _draw(seed(K + L + V), K, L, V, B)
     states[0] = patterns[0]  # a full match: A = L
     codes = onehot_codes(patterns, V)
     assert codes.shape == (K, L * V) and codes.dtype == torch.float32
     A = agreements(states, patterns, codes)
     assert A.dtype == torch.float64 and torch.equal(A, agreements(states, patterns))
     assert float(A[0, 0]) == L
-    beta = torch.rand(B, dtype=torch.float64) * 5
+    beta = torch.rand(B, generator=torch.Generator().manual_seed(seed(B)), dtype=torch.float64) * 5
     assert torch.equal(lse_energy(states, patterns, beta, codes), lse_energy(states, patterns, beta))
 
 
-def test_codes_of_the_wrong_shape_are_rejected():
-    patterns, states = _draw(0, 6, 5, 4, 3)
+def test_codes_of_the_wrong_shape_are_rejected(seed):
+    patterns, states = _draw(seed(0), 6, 5, 4, 3)
     with pytest.raises(ValueError, match="codes"):
         agreements(states, patterns, onehot_codes(patterns[:, :4], 4))  # L*V does not match L = 5
     with pytest.raises(ValueError, match="codes"):
@@ -41,8 +41,8 @@ def test_codes_of_the_wrong_shape_are_rejected():
 
 
 @pytest.mark.parametrize("t", [1e-3, 0.3, 1.0])
-def test_oracle_outputs_are_identical_with_and_without_codes(t):
-    patterns, states = _draw(1, 500, 12, 6, 20)
+def test_oracle_outputs_are_identical_with_and_without_codes(t, seed):
+    patterns, states = _draw(seed(1), 500, 12, 6, 20)
     with_codes = Oracle(patterns, 6)
     without = Oracle(patterns, 6)
     without.codes = None  # the broadcast comparison
@@ -53,8 +53,8 @@ def test_oracle_outputs_are_identical_with_and_without_codes(t):
             assert torch.equal(getattr(with_codes, method)(states, time), getattr(without, method)(states, time))
 
 
-def test_large_alphabets_keep_the_broadcast_comparison():
-    patterns, states = _draw(2, 10, 4, CODES_MAX_VOCAB + 1, 3)
+def test_large_alphabets_keep_the_broadcast_comparison(seed):
+    patterns, states = _draw(seed(2), 10, 4, CODES_MAX_VOCAB + 1, 3)
     oracle = Oracle(patterns, CODES_MAX_VOCAB + 1)
     assert oracle.codes is None
     assert oracle(states, 0.5).shape == (3, 4, CODES_MAX_VOCAB + 1)

@@ -97,7 +97,7 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
         train(PATTERNS, V, MODEL, _cfg(2), checkpoint=tmp_path)
 
 
-def test_rng_and_threads_are_restored_and_seed_decides_the_run():
+def test_rng_and_threads_are_restored_and_seed_decides_the_run(seed):
     torch.set_num_threads(2)
     try:
         state = torch.get_rng_state()
@@ -106,13 +106,15 @@ def test_rng_and_threads_are_restored_and_seed_decides_the_run():
     finally:
         torch.set_num_threads(1)
     b = train(PATTERNS, V, MODEL, _cfg(3))
-    c = train(PATTERNS, V, MODEL, _cfg(3, seed=1))
+    c = train(PATTERNS, V, MODEL, _cfg(3, seed=seed(1)))
     assert _same_weights(a.model, b.model) and not _same_weights(a.model, c.model)
 
 
-def test_loss_decreases_on_a_tiny_set():
-    r = train(PATTERNS, V, MODEL, TrainConfig(steps=200, batch_size=32, num_threads=1, lr=3e-3))
-    assert r.losses[-40:].mean() < 0.6 * r.losses[:40].mean()
+def test_loss_decreases_on_a_tiny_set(seed):
+    patterns = torch.randint(0, V, (3, L), generator=torch.Generator().manual_seed(seed(0)))
+    r = train(patterns, V, MODEL, TrainConfig(steps=200, batch_size=32, num_threads=1, lr=3e-3, seed=seed(0)))
+    # Last / first 40 steps over offsets 0-119: max 0.72, mean 0.44 (0.6 failed at 5 offsets); bar 0.85.
+    assert r.losses[-40:].mean() < 0.85 * r.losses[:40].mean()
     assert r.losses.dtype == torch.float64 and r.steps_per_second > 0
 
 
