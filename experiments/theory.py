@@ -30,6 +30,7 @@ __all__ = [
     "pseudoinverse_capacity",
     "krotov_hopfield",
     "demircigil_rate",
+    "ramsauer_c",
     "ramsauer_storage",
     "modern_retrieval_rate",
 ]
@@ -199,15 +200,28 @@ def demircigil_rate(flip: float = 0.0) -> float:
     return ent / 4.0
 
 
+def ramsauer_c(d: float | np.ndarray, beta: float, radius_factor2: float | np.ndarray, p: float) -> np.ndarray:
+    """The base ``c`` of Ramsauer et al.'s (2021) storage bound ``sqrt(p) c^((d-1)/4)``.
+
+    ``c = b / W0(exp(a + ln b))`` with ``a = 2 / (d - 1) (1 + ln(2 beta R^2 p (d - 1)))`` and
+    ``b = 2 R^2 beta / 5``, for patterns on the sphere of radius ``M = R sqrt(d - 1)``
+    (``radius_factor2`` is ``R^2``) and failure probability ``p``; ``W0`` is the principal
+    branch of Lambert's W (Ramsauer et al., "Hopfield Networks is All You Need", ICLR 2021,
+    Theorem 3).
+    """
+    d = np.asarray(d, dtype=float)
+    a = 2.0 / (d - 1.0) * (1.0 + np.log(2.0 * beta * radius_factor2 * p * (d - 1.0)))
+    b = 2.0 * radius_factor2 * beta / 5.0
+    return b / np.real(lambertw(np.exp(a + np.log(b))))
+
+
 def ramsauer_storage(N: float | np.ndarray, beta: float, *, p: float = 1e-3) -> float | np.ndarray:
     """Storage lower bound of the modern Hopfield net for random +-1 patterns, Ramsauer et al. (2021).
 
-    Ramsauer et al., "Hopfield Networks is All You Need" (ICLR 2021), Theorem 3: with
-    probability ``1 - p``, ``sqrt(p) c^((d-1)/4)`` random patterns on the sphere of radius
-    ``M = R sqrt(d - 1)`` are well separated, so each is stored (a fixed point near it
-    attracts a sphere around it), with ``c = b / W0(exp(a + ln b))``,
-    ``a = 2 / (d - 1) (1 + ln(2 beta R^2 p (d - 1)))``, ``b = 2 R^2 beta / 5`` and ``W0`` the
-    principal branch of Lambert's W.  Here ``d = N`` and ``M = sqrt(N)`` (spins), so
+    Theorem 3 of Ramsauer et al. (ICLR 2021): with probability ``1 - p``,
+    ``sqrt(p) c^((d-1)/4)`` random patterns on the sphere of radius ``M = R sqrt(d - 1)`` are
+    well separated, so each is stored (a fixed point near it attracts a sphere around it);
+    ``c`` is :func:`ramsauer_c`.  Here ``d = N`` and ``M = sqrt(N)`` (spins), so
     ``R^2 = N / (N - 1)``.  A sufficient condition: far below what is measured.
     """
     if not beta > 0:
@@ -215,11 +229,7 @@ def ramsauer_storage(N: float | np.ndarray, beta: float, *, p: float = 1e-3) -> 
     if not 0 < p < 1:
         raise ValueError(f"p must be in (0, 1), got {p!r}")
     d = _n(N)
-    r2 = d / (d - 1.0)
-    a = 2.0 / (d - 1.0) * (1.0 + np.log(2.0 * beta * r2 * p * (d - 1.0)))
-    b = 2.0 * r2 * beta / 5.0
-    c = b / np.real(lambertw(np.exp(a + np.log(b))))
-    return math.sqrt(p) * c ** ((d - 1.0) / 4.0)
+    return math.sqrt(p) * ramsauer_c(d, beta, d / (d - 1.0), p) ** ((d - 1.0) / 4.0)
 
 
 def modern_retrieval_rate(beta: float, flip: float) -> tuple[float, float]:

@@ -119,6 +119,8 @@ def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 
 
 def _theory_slope(curve: Curve, Ns: np.ndarray, scale: str) -> float:
+    if len(Ns) < 2:
+        return math.nan
     K = np.asarray(curve[1](Ns.astype(float)), dtype=float)
     x = np.log(Ns) if scale == "power" else Ns.astype(float)
     return float(stats.linregress(x, np.log(K)).slope)
