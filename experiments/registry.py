@@ -12,5 +12,6 @@ EXPERIMENTS: dict[str, str] = {
     "capacity": "experiments.capacity",
     "basins": "experiments.basins",
     "spurious": "experiments.spurious",
+    "scaling": "experiments.scaling",
     "transition": "experiments.transition",
 }
