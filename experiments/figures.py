@@ -9,25 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from experiments.style import MEMORIES
+from experiments.style import palette as style_palette
+
 __all__ = ["set_style", "save_figure", "MODEL_ORDER", "palette"]
 
-#: Fixed colour order so that a model keeps its colour across figures.
-MODEL_ORDER = (
-    "classical-hebb",
-    "classical-pseudoinverse",
-    "classical-storkey",
-    "dense-n2",
-    "dense-n3",
-    "dense-n4",
-    "dense-exp",
-    "modern-b0.02",
-    "modern-b0.1",
-    "modern-b1",
-    "oracle",
-    "oracle-ancestral",
-    "diffusion",
-    "classical",
-)
+#: Memories in legend order (family, then shade); colours come from :mod:`experiments.style`.
+MODEL_ORDER = tuple(MEMORIES)
 
 
 def set_style() -> None:
@@ -41,14 +29,12 @@ def set_style() -> None:
     matplotlib.rcParams.update({"pdf.fonttype": 42, "ps.fonttype": 42, "savefig.dpi": 150, "figure.dpi": 100})
 
 
-def palette(names) -> dict[str, tuple]:
-    """Colour per name, stable across figures for names in :data:`MODEL_ORDER`."""
-    import seaborn as sns
+def palette(names) -> dict[str, str]:
+    """Colour per memory name, the same in every figure (:func:`experiments.style.model_style`).
 
-    names = list(dict.fromkeys(names))
-    known = [n for n in MODEL_ORDER if n in names] + [n for n in names if n not in MODEL_ORDER]
-    colours = sns.color_palette("tab10", n_colors=max(len(known), 1))
-    return {n: colours[i % len(colours)] for i, n in enumerate(known)}
+    Raises ``ValueError`` naming the known memories for a name without a style.
+    """
+    return style_palette(names)
 
 
 def save_figure(fig, stem: Path | str) -> list[Path]:

@@ -11,11 +11,24 @@ cheap and a new model is one file plus one line here.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
+from models._version import __version__
 from models.base import AssociativeMemory, NotFittedError, Retrieval
+from models.persist import SavedMemoryError, read_saved
 
-__all__ = ["MODELS", "make", "get", "AssociativeMemory", "Retrieval", "NotFittedError"]
+__all__ = [
+    "MODELS",
+    "make",
+    "get",
+    "load",
+    "AssociativeMemory",
+    "Retrieval",
+    "NotFittedError",
+    "SavedMemoryError",
+    "__version__",
+]
 
 MODELS: dict[str, str] = {
     "classical": "models.classical:ClassicalHopfield",
@@ -47,3 +60,27 @@ def make(name: str, **hyperparameters: Any) -> AssociativeMemory:
 
         accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
         raise TypeError(f"{name}: {err}; accepted hyperparameters are {accepted}") from err
+
+
+def load(path: str | os.PathLike, *, device: str | None = None) -> AssociativeMemory:
+    """Load a memory written by ``memory.save(path)``; it retrieves exactly what the saved one did.
+
+    Parameters
+    ----------
+    path : path
+        The saved directory (``memory.json`` + ``state.safetensors``).
+    device : str, optional
+        Device to load onto (default: the saved ``device`` hyperparameter).
+
+    Raises
+    ------
+    models.SavedMemoryError
+        Missing or damaged files, or a state file whose hash does not match its manifest.
+    """
+    manifest, patterns, tensors = read_saved(path)
+    params = dict(manifest["params"])
+    if device is not None:
+        params["device"] = device
+    memory = make(manifest["model"], **params)
+    memory._restore(patterns, int(manifest["vocab_size"]), tensors)
+    return memory

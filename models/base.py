@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any, Self
 
 import torch
 from torch import Tensor
+
+from models.persist import save_memory
 
 __all__ = [
     "AssociativeMemory",
@@ -285,15 +289,80 @@ class AssociativeMemory(ABC):
 
     # -- hyperparameters ---------------------------------------------------------
 
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as passed to ``__init__`` (scikit-learn style)."""
-        sig = inspect.signature(type(self).__init__)
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """Names of the hyperparameters: the keyword arguments of ``__init__``, in order."""
         kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        return {p.name: getattr(self, p.name) for p in sig.parameters.values() if p.name != "self" and p.kind in kinds}
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in params if p.name != "self" and p.kind in kinds]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyperparameters as passed to ``__init__`` (the scikit-learn estimator API).
+
+        Parameters
+        ----------
+        deep : bool
+            scikit-learn's flag for also listing the parameters of nested estimators.
+            Hyperparameters here are plain values, so both settings give the same dict.
+
+        Returns
+        -------
+        dict
+            ``{name: value}`` with the values stored unchanged, so that
+            ``type(self)(**self.get_params())`` is an unfitted copy and
+            ``sklearn.base.clone`` works.
+        """
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Set hyperparameters by name (the scikit-learn estimator API); returns ``self``.
+
+        Like the constructor, this stores the values without checking them; :meth:`fit`
+        checks them. Fitted state is left as it is: call :meth:`fit` again for a new value
+        to reach what ``fit`` computed (weights, codes, a trained network).
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a hyperparameter, naming the valid ones; nothing is set then.
+        """
+        valid = self._param_names()
+        unknown = [name for name in params if name not in valid]
+        if unknown:
+            raise ValueError(f"invalid parameter(s) {unknown} for {type(self).__name__}; valid parameters are {valid}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
         return f"{type(self).__name__}({params})"
+
+    # -- persistence -------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the fitted memory to the directory ``path``; :func:`models.load` reads it back.
+
+        Parameters
+        ----------
+        path : path
+            Directory to create (``memory.json`` + ``state.safetensors``; no pickle).
+        overwrite : bool
+            Replace an existing directory.
+
+        Returns
+        -------
+        Path
+        """
+        return save_memory(self, path, overwrite=overwrite)
+
+    def _state_tensors(self) -> dict[str, Tensor]:
+        """Fitted tensors that :meth:`save` must keep because ``fit`` cannot recompute them cheaply."""
+        return {}
+
+    def _restore(self, patterns: Tensor, vocab_size: int, tensors: dict[str, Tensor]) -> None:
+        """Restore the fitted state on load; fitting again is exact for deterministic fits."""
+        self.fit(patterns, vocab_size=vocab_size)
 
     def _check_hyperparameters(self) -> None:
         """Validate hyperparameters; called at the start of :meth:`fit`."""

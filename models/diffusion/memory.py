@@ -36,9 +36,10 @@ from models.base import (
     check_positive,
     check_positive_int,
     check_tokens,
+    resolve_device,
 )
 from models.diffusion import samplers
-from models.diffusion.denoiser import DenoiserConfig
+from models.diffusion.denoiser import Denoiser, DenoiserConfig
 from models.diffusion.oracle import Oracle
 from models.diffusion.schedule import beta
 from models.diffusion.train import (
@@ -49,6 +50,7 @@ from models.diffusion.train import (
     torch_threads,
     train,
 )
+from models.persist import SavedMemoryError
 
 __all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTROPY_TIME"]
 
@@ -330,15 +332,18 @@ class DiffusionMemory(_DiffusionBase):
         check_int("seed", self.seed)
         check_bool("progress", self.progress)
 
-    def _fit(self, patterns: Tensor) -> None:
-        model_config = DenoiserConfig(
+    def _model_config(self, length: int) -> DenoiserConfig:
+        return DenoiserConfig(
             vocab_size=self.vocab_size_,
-            length=patterns.shape[1],
+            length=length,
             d_model=self.d_model,
             n_layers=self.n_layers,
             n_heads=self.n_heads,
             dropout=float(self.dropout),
         )
+
+    def _fit(self, patterns: Tensor) -> None:
+        model_config = self._model_config(patterns.shape[1])
         config = TrainConfig(steps=self.train_steps, batch_size=self.batch_size, lr=float(self.lr), seed=self.seed)
         self.train_result_: TrainResult = train(
             patterns,
@@ -351,6 +356,24 @@ class DiffusionMemory(_DiffusionBase):
         )
         self.model_ = self.train_result_.model
         self._network = samplers.NetworkDenoiser(self.model_)
+
+    def _state_tensors(self) -> dict[str, Tensor]:
+        return dict(self.model_.state_dict())
+
+    def _restore(self, patterns: Tensor, vocab_size: int, tensors: dict[str, Tensor]) -> None:
+        """Load the saved network instead of training it again (see :func:`models.load`)."""
+        self._check_hyperparameters()
+        check_tokens(patterns, "patterns", vocab_size=vocab_size)
+        self.device_ = resolve_device(self.device)
+        self.vocab_size_ = int(vocab_size)
+        model = Denoiser(self._model_config(patterns.shape[1]))
+        try:
+            model.load_state_dict(tensors, strict=True)
+        except RuntimeError as err:
+            raise SavedMemoryError(f"the saved network does not fit these hyperparameters: {err}") from None
+        self.model_ = model.to(self.device_).eval()
+        self._network = samplers.NetworkDenoiser(self.model_)
+        self.patterns_ = patterns.to(self.device_).clone()
 
     def _denoiser(self) -> samplers.DenoiserFn:
         return self._network
