@@ -295,7 +295,9 @@ def _panel(ax, sub: pd.DataFrame, col: str) -> int:
 
 def _strip_height(fig, ax) -> float:
     """Height in points of the theory names standing above ``ax`` (0 when none)."""
-    renderer = fig.canvas.get_renderer()
+    from experiments.figures import renderer_of
+
+    renderer = renderer_of(fig)
     tops = [t.get_window_extent(renderer).y1 for t in ax.texts]
     if not tops:
         return 0.0

@@ -44,6 +44,7 @@ __all__ = [
     "figure_legend",
     "caption",
     "legend_below",
+    "renderer_of",
     "unexplained_artists",
 ]
 
@@ -315,13 +316,23 @@ def caption(fig, text: str, *, y: float = 0.0, fontsize: float = 7):
     return fig.text(0.01, y, wrapped, ha="left", va="top", fontsize=fontsize, color="0.2")
 
 
+def renderer_of(fig):
+    """A renderer for measuring text in ``fig`` (an Agg one when the figure's canvas has none)."""
+    get = getattr(fig.canvas, "get_renderer", None)
+    if get is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        get = FigureCanvasAgg(fig).get_renderer
+    return get()
+
+
 def legend_below(fig, axes, *, caption_text: str = "", **kwargs):
     """A figure legend under the laid-out axes and, under it, a caption.
 
     Call after ``fig.tight_layout()``; both stand below the figure's bottom edge, which
     the tight bounding box of :func:`save_figure` takes in.  Returns the legend.
     """
-    renderer = fig.canvas.get_renderer()
+    renderer = renderer_of(fig)
     bottom = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes) / (fig.dpi * fig.get_figheight())
     kwargs.setdefault("ncol", 4)
     leg = figure_legend(fig, axes, loc="upper center", bbox_to_anchor=(0.5, bottom), frameon=False, **kwargs)
