@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # terminal bars only: tqdm.auto warns in notebooks without ipywidgets
 
 from models.diffusion.denoiser import Denoiser, DenoiserConfig
 from models.diffusion.process import corrupt, nelbo
