@@ -6,7 +6,7 @@ average of all patterns, at intermediate ``beta`` a metastable state that averag
 similar samples of one class, at large ``beta`` the single stored sample the query came from
 (Ramsauer et al. 2021, section 2).
 
-Steps: :func:`_tight_clusters` (the stored set), :func:`_sweep` (fixed point and association
+Steps: :func:`tight_clusters` (the stored set), :func:`_sweep` (fixed point and association
 weights per ``beta``), :func:`_notes`, :func:`_gallery`, :func:`_animation`.
 """
 
@@ -28,7 +28,7 @@ from experiments.metrics import overlap
 from experiments.patterns import digit_patterns
 from experiments.style import SERIES_COLOURS, series_colour
 
-__all__ = ["BETAS", "beta"]
+__all__ = ["BETAS", "beta", "tight_clusters"]
 
 #: Inverse temperatures of the beta sweep (spin codes, overlaps in [-64, 64]).
 BETAS = (0.01, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0)
@@ -75,7 +75,7 @@ def beta(
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    P, tags = _tight_clusters(tuple(classes), per_class, seed)  # (K, 64), (K,)
+    P, tags = tight_clusters(tuple(classes), per_class, seed)  # (K, 64), (K,)
     if query_class not in classes:
         raise ValueError(f"query_class must be one of classes={classes!r}, got {query_class!r}")
     own = list(classes).index(query_class) * per_class  # the query is made from the first sample of its class
@@ -89,7 +89,7 @@ def beta(
     return Demo([png, gif], notes, numbers, time.perf_counter() - start)
 
 
-def _tight_clusters(classes: tuple[int, ...], size: int, seed: int) -> tuple[Tensor, Tensor]:
+def tight_clusters(classes: tuple[int, ...], size: int, seed: int) -> tuple[Tensor, Tensor]:
     """``size`` mutually most similar, distinct samples of each digit class (greedy), and their labels."""
     pool = digit_patterns(per_class=150, classes=classes, n_test_per_class=0, seed=seed)
     labels = torch.tensor(list(classes) * 150)
