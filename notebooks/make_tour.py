@@ -104,7 +104,7 @@ assert bool((r.energies.diff(dim=0) <= 1e-9).all()), "asynchronous dynamics neve
         """## energy
 
 `energy(states)` scores any states: stored patterns sit in minima, and the Hebbian energy is even,
-so a *reversed* letter has exactly the same energy (a spurious state, theory.md 2.3).""",
+so a *reversed* letter has exactly the same energy (a spurious state, docs/theory.md §2.3).""",
     ),
     (
         "code",

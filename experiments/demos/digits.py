@@ -172,16 +172,23 @@ def _gallery(path: Path, run: dict, D: Tensor, shape, k_max: int, n_flip: int) -
 
 
 def _panel_curves(a, run: dict, N: int, k_max: int) -> None:
+    from experiments.figures import alternate_markers
+
     ks, curve = run["ks"], run["curve"]
-    for label, counts in curve.items():
+    share = {label: dict(zip(ks, np.array(counts) / np.array(ks), strict=True)) for label, counts in curve.items()}
+    marks = alternate_markers(share)  # the modern net and the oracle coincide at 1: they take turns
+    for label in curve:
         colour, ls, marker = _style(label)
-        a.plot(ks, np.array(counts) / np.array(ks), ls, color=colour, marker=marker, ms=4, label=_label(label))
+        every = [i for i, k in enumerate(ks) if k in set(marks[label])]
+        y = list(share[label].values())
+        a.plot(ks, y, ls, color=colour, marker=marker, markevery=every, ms=5, lw=1.4, label=_label(label))
     a.axvline(0.138 * N, color="0.4", lw=1, ls="--", label="0.138 N (random patterns, Hebb)")
     a.set_xlabel("K, stored patterns")
     a.set_ylabel("fraction retrieved exactly")
     a.set_ylim(-0.03, 1.05)
     a.set_xticks([k for k in (1, 5, 10, 15, 20) if k <= k_max])
-    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    a.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    a.set_title("curves that coincide take turns showing their marker", fontsize=9)
 
 
 def _animation(path: Path, run: dict, shape, n_flip: int) -> Path:
