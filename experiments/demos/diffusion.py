@@ -57,8 +57,7 @@ FEW: dict[str, Any] = {
         "seed": 0,
     },
 }
-#: Label colours: the learned model's style colour (experiments/style.py), grey for queries and the small model.
-GREEN, GREY = model_style("diffusion").colour, "0.35"
+GREEN, GREY = model_style("diffusion").colour, "0.35"  # label colours: the learned model's style, grey
 
 
 def diffusion(
@@ -132,11 +131,8 @@ def _entropy_path(denoise, trajectory: torch.Tensor) -> torch.Tensor:
 
 def _changed_steps(trajectory, k: int = 0) -> list[int]:
     """Steps at which row ``k`` of a trajectory changed (and step 0)."""
-    steps = [0]
-    for j in range(1, trajectory.shape[0]):
-        if bool((trajectory[j, k] != trajectory[j - 1, k]).any()):
-            steps.append(j)
-    return steps
+    moved = (trajectory[1:, k] != trajectory[:-1, k]).any(dim=1)  # (T - 1,)
+    return [0] + [j + 1 for j in torch.nonzero(moved).flatten().tolist()]
 
 
 def _memorise(ckpt_root: Path, seed, few_steps, t_train, dt, n_generate, source) -> dict[str, Any]:
@@ -376,33 +372,29 @@ def _panels_entropy(sub, few: dict, many: dict, unseen: dict) -> None:
 
 
 def _animation(path: Path, few: dict, many: dict, unseen: dict, t_train, t_unseen) -> Path:
-    dec = _decoder(few["set"])
     H_few, H_many = few["H_path"], unseen["H_path"]
-    top_h = 1.1 * float(max(H_few.max(), H_many[:, :4].max()))
+    common = {"curve_label": "entropy (nats)", "decode": _decoder(few["set"])}
+    common["ylim"] = (0.0, 1.1 * float(max(H_few.max(), H_many[:, :4].max())))
     captions = [f"sentence {i + 1}" for i in range(4)]
     tracks = [
         animation.Track(
             f"{FEW['K']} sentences stored (memorised): its training sentences from t = {t_train}, ancestral sampler",
             few["r"].trajectory.numpy(),
             H_few.numpy(),
-            curve_label="entropy (nats)",
-            decode=dec,
             reference=few["set"].train.numpy(),
             captions=captions[: FEW["K"]],
             x_label="sampler step",
-            ylim=(0.0, top_h),
+            **common,
         ),
         animation.Track(
             f"{many['set'].n_train} sentences stored: unseen sentences from t = {t_unseen}, MAP updates",
             unseen["r_many"].trajectory[:, :4].numpy(),
             H_many[:, :4].numpy(),
-            curve_label="entropy (nats)",
-            decode=dec,
             reference=unseen["test"][:4].numpy(),
             captions=captions,
             x_label="MAP update",
-            ylim=(0.0, top_h),
+            **common,
         ),
     ]
-    title = "Restoring sentences token by token"
-    return animation.animate(path, tracks, title=title, fps=3, width=12.0, key=animation.TEXT_KEY)
+    title, key = "Restoring sentences token by token", animation.TEXT_KEY
+    return animation.animate(path, tracks, title=title, fps=3, width=12.0, key=key)

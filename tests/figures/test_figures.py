@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import basins, capacity, spurious
+from experiments import basins, basins_figures, capacity, spurious
 from experiments import transition as tr
 from experiments.figures import PAGE_WIDTH, alternate_markers, renderer_of, save_figure, set_style, unexplained_artists
 from experiments.zoo import MODEL_SPECS
@@ -97,8 +97,8 @@ def test_capacity_names_theory_lines_without_overlap_and_ends_axes_at_the_data(f
 
 def test_basins_draw_the_chance_level(figures):
     fig = figures["basins"]["basins_recovery"]
-    chance = [ln for ax in fig.axes for ln in ax.lines if ln.get_label() == basins._CHANCE]
-    assert chance and all(ln.get_ydata()[0] == basins.CHANCE_RECOVERY for ln in chance)
+    chance = [ln for ax in fig.axes for ln in ax.lines if ln.get_label() == basins_figures._CHANCE]
+    assert chance and all(ln.get_ydata()[0] == basins_figures.CHANCE_RECOVERY for ln in chance)
 
 
 def test_capacity_summary_says_where_the_grid_ends():
