@@ -28,27 +28,24 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import torch
 
 from experiments import zoo
+from experiments.basins_figures import plot as plot_basins
+from experiments.basins_radii import _SPLIT_LABELS, SPLITS, THRESHOLD, critical_radii  # noqa: F401 - this study's API
 from experiments.corruption import flip, noise_for_flip
-from experiments.metrics import critical_radius, exact_match, recovery_rate
+from experiments.metrics import exact_match, recovery_rate
 from experiments.patterns import BINARY_DATASETS, binary_set
 from experiments.seeds import derive_seed
-from experiments.theory import mceliece_radius
+from experiments.theory import mceliece_radius  # noqa: F401 - part of this study's API (tests, notebooks)
 
 NAME = "basins"
 MODEL_CHOICES = zoo.HOPFIELD_MODELS
 DEFAULT_MODELS = zoo.REPRESENTATIVE_MODELS
 DATASETS = BINARY_DATASETS
-SPLITS = ("train", "test")  # stored patterns / held-out patterns drawn the same way
-_SPLIT_LABELS = {"train": "stored", "test": "held-out"}
-THRESHOLD = 0.9  # share of exact trials that counts a pattern as retrieved at a level
 # What ``python -m experiments basins --help`` says besides the presets.
 ROWS = "per model x dataset x load x seed x split x pattern x flip"
 FIGURES = ("basins_recovery", "basins_exact", "basins_radius")
@@ -198,52 +195,6 @@ def _level_rows(net, cell: Cell, reps: torch.Tensor, P: int, j: int, f: float, b
 
 # -- derived quantities ------------------------------------------------------------------
 
-_PATTERN_KEYS = ["model", "dataset", "N", "load", "seed", "split", "pattern"]
-
-
-def critical_radii(results: pd.DataFrame, threshold: float = THRESHOLD) -> pd.DataFrame:
-    """Per-pattern basin radii from the basins table.
-
-    * ``critical_radius``: largest ``flip`` with exact retrieval in ``>= threshold`` of
-      the trials (the basin of the pattern as an attractor);
-    * ``recovery_radius``: largest ``flip`` with mean recovery ``>= threshold``, the
-      basin-size scalar ``t*`` of Pham et al. (2026).  It is the informative one for
-      held-out patterns, which are never retrieved exactly unless they are attractors
-      themselves, but may sit in a basin that restores most of what was flipped.
-
-    The scan over the grid stops at the first failing level (``contiguous=True`` in
-    :func:`experiments.metrics.critical_radius`): with ten trials per level a lucky
-    success above a failure is Monte-Carlo noise, not basin.
-
-    Parameters
-    ----------
-    results : DataFrame
-        The basins table (columns ``model, dataset, N, load, seed, split,
-        pattern, flip, frac_exact, recovery``).
-    threshold : float
-        Share (of exact trials, of restored positions) that counts as retrieved.
-
-    Returns
-    -------
-    DataFrame
-        One row per pattern: the keys above, ``critical_radius`` and
-        ``recovery_radius`` (0 where even the smallest level fails) and
-        ``below_grid`` / ``recovery_below_grid`` flagging those cases.
-    """
-    out = None
-    for value, name, flag in (
-        ("frac_exact", "critical_radius", "below_grid"),
-        ("recovery", "recovery_radius", "recovery_below_grid"),
-    ):
-        wide = results.pivot_table(index=_PATTERN_KEYS, columns="flip", values=value, aggfunc="mean", sort=True)
-        levels = [float(c) for c in wide.columns]
-        radius = critical_radius(torch.tensor(wide.to_numpy()), levels, threshold, contiguous=True).numpy()
-        if out is None:
-            out = wide.index.to_frame(index=False)
-        out[name] = np.nan_to_num(radius, nan=0.0)
-        out[flag] = np.isnan(radius)
-    return out
-
 
 def summary(results: pd.DataFrame) -> str:
     radii = critical_radii(results)
@@ -268,133 +219,6 @@ def summary(results: pd.DataFrame) -> str:
 # -- figures -------------------------------------------------------------------------------
 
 
-def _axes_of(results: pd.DataFrame):
-    """Models, datasets, loads and one colour per load (the axes of both figures)."""
-    import seaborn as sns
-
-    loads = sorted(results["load"].unique())
-    colours = dict(zip(loads, sns.color_palette("viridis_r", n_colors=len(loads)), strict=True))
-    return list(dict.fromkeys(results["model"])), [d for d in DATASETS if d in set(results["dataset"])], loads, colours
-
-
-def _curves(results: pd.DataFrame, value: str, label: str):
-    """Rows = models, columns = datasets; colour = load, solid = stored (train), dashed = held-out (test)."""
-    import matplotlib.pyplot as plt
-
-    models, datasets, loads, colours = _axes_of(results)
-    fig, axes = plt.subplots(
-        len(models),
-        len(datasets),
-        figsize=(3.3 * len(datasets), 1.9 * len(models) + 0.6),
-        sharex=True,
-        sharey=True,
-        squeeze=False,
-    )
-    mean = results.groupby(["model", "dataset", "load", "split", "flip"], sort=False)[value].mean().reset_index()
-    for i, model in enumerate(models):
-        for j, dataset in enumerate(datasets):
-            ax = axes[i, j]
-            sub = mean[(mean["model"] == model) & (mean["dataset"] == dataset)]
-            for load in loads:
-                for split, ls in zip(SPLITS, ("-", "--"), strict=True):
-                    cur = sub[(sub["load"] == load) & (sub["split"] == split)].sort_values("flip")
-                    ax.plot(cur["flip"], cur[value], ls=ls, color=colours[load], marker="o", ms=2.5, lw=1.2)
-            if model == "classical-hebb" and dataset == "random":
-                N = int(results.loc[results["dataset"] == "random", "N"].iloc[0])
-                for load in loads:
-                    r = mceliece_radius(load, N)
-                    if not math.isnan(r):
-                        ax.axvline(r, color=colours[load], ls=":", lw=1)
-            ax.set_ylim(-0.03, 1.03)
-            if i == 0:
-                N = int(results.loc[results["dataset"] == dataset, "N"].iloc[0])
-                ax.set_title(f"{dataset} (N = {N})")
-            if j == 0:
-                ax.set_ylabel(f"{model}\n{label}", fontsize=8)
-            if i == len(models) - 1:
-                ax.set_xlabel("flipped fraction (flip)")
-    from matplotlib.lines import Line2D
-
-    handles = [Line2D([], [], color=colours[ld], marker="o", ms=3, label=f"load {ld:g}") for ld in loads]
-    handles += [
-        Line2D([], [], color="0.3", ls=ls, label=_SPLIT_LABELS[split])
-        for split, ls in zip(SPLITS, ("-", "--"), strict=True)
-    ]
-    if "classical-hebb" in models and "random" in datasets:
-        handles.append(Line2D([], [], color="0.3", ls=":", label="McEliece radius (Hebb)"))
-    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=7, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
-    return fig
-
-
-_RADIUS_ROWS = (
-    ("train", "critical_radius", "stored: exact in >= 90% of trials"),
-    ("train", "recovery_radius", "stored: mean recovery >= 0.9"),
-    ("test", "recovery_radius", "held-out: mean recovery >= 0.9"),
-)
-
-
-def _radius_figure(results: pd.DataFrame):
-    """Distribution of per-pattern radii: rows = (split, measure), columns = datasets, colour = load."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    radii = critical_radii(results)
-    models, datasets, loads, colours = _axes_of(results)
-    width = max(3.5, 0.16 * len(models) * (len(loads) + 1))
-    fig, axes = plt.subplots(
-        len(_RADIUS_ROWS),
-        len(datasets),
-        figsize=(width * len(datasets), 2.3 * len(_RADIUS_ROWS) + 1.2),
-        sharex=True,
-        sharey=True,
-        squeeze=False,
-    )
-    for i, (split, column, label) in enumerate(_RADIUS_ROWS):
-        for j, dataset in enumerate(datasets):
-            ax = axes[i, j]
-            sub = radii[(radii["dataset"] == dataset) & (radii["split"] == split)]
-            with warnings.catch_warnings():
-                # seaborn <= 0.13 passes matplotlib's deprecated ``vert=`` to ``bxp``; not ours to fix.
-                warnings.simplefilter("ignore", category=DeprecationWarning)
-                sns.boxplot(
-                    data=sub,
-                    x="model",
-                    y=column,
-                    hue="load",
-                    order=models,
-                    hue_order=loads,
-                    palette=colours,
-                    fliersize=1.5,
-                    linewidth=0.8,
-                    ax=ax,
-                    legend=i == 0 and j == len(datasets) - 1,
-                )
-            if i == 0:
-                N = int(results.loc[results["dataset"] == dataset, "N"].iloc[0])
-                ax.set_title(f"{dataset} (N = {N})")
-            ax.set_xlabel("")
-            ax.set_ylabel(label.replace(": ", ":\n") if j == 0 else "", fontsize=8)
-            ax.tick_params(axis="x", rotation=60, labelsize=7)
-            for lbl in ax.get_xticklabels():
-                lbl.set_horizontalalignment("right")
-    leg = axes[0, -1].get_legend()
-    if leg is not None:
-        sns.move_legend(
-            axes[0, -1], "upper left", bbox_to_anchor=(1.0, 1.0), title="load", fontsize=7, title_fontsize=7
-        )
-    top = float(results["flip"].max())
-    fig.suptitle(
-        f"Per-pattern basin radius: largest flip fraction retrieved (0 = below the grid, {top:g} = the whole grid)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig
-
-
 def plot(results: pd.DataFrame, run_info: dict) -> dict:
-    recovery = _curves(results, "recovery", "recovery")
-    recovery.suptitle("Share of flipped positions restored (solid: stored, dashed: held-out)", y=1.0 + 0.3 / 14)
-    exact = _curves(results, "frac_exact", "exact")
-    exact.suptitle("Share of queries retrieved exactly (solid: stored, dashed: held-out)", y=1.0 + 0.3 / 14)
-    return {"basins_recovery": recovery, "basins_exact": exact, "basins_radius": _radius_figure(results)}
+    """Recovery and exact-retrieval curves and the basin-radius figure (:mod:`experiments.basins_figures`)."""
+    return plot_basins(results, run_info)

@@ -16,6 +16,7 @@ compares with McEliece's ``N / (2 ln N)``, which is about exact recall).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -25,9 +26,18 @@ import torch
 
 from experiments import zoo
 from experiments.corruption import flip, noise_for_flip
-from experiments.figures import palette
+from experiments.figures import (
+    PAGE_WIDTH,
+    alternate_markers,
+    band_label,
+    label_vlines,
+    legend_below,
+    renderer_of,
+    seed_band,
+)
 from experiments.patterns import random_patterns
 from experiments.seeds import capacity_query_seed
+from experiments.style import MEMORIES, model_label, model_style
 from experiments.theory import theory_loads
 
 NAME = "capacity"
@@ -173,6 +183,7 @@ def capacity_estimates(results: pd.DataFrame, threshold: float = THRESHOLD) -> p
                 "capacity_load": est["frac_m95"],
                 "capacity_load_exact": est["frac_exact"],
                 "beyond_grid": est["frac_m95_censored"],
+                "beyond_grid_exact": est["frac_exact_censored"],
             }
         )
     return pd.DataFrame(rows)
@@ -180,81 +191,130 @@ def capacity_estimates(results: pd.DataFrame, threshold: float = THRESHOLD) -> p
 
 def summary(results: pd.DataFrame) -> str:
     est = capacity_estimates(results)
+    smallest = float(results["load"].min())
     lines = ["capacity estimates (largest load K/N with >= 90% of probes retrieved from 10% flips):"]
     for r in est.itertuples():
-        more = " (no failure on the grid)" if r.beyond_grid else ""
-        lines.append(f"  {r.model:24s} m>=0.95: {r.capacity_load:6.3g} N{more}   exact: {r.capacity_load_exact:6.3g} N")
+        largest = float(results.loc[results["model"] == r.model, "load"].max())
+        m95 = _estimate_text(r.capacity_load, r.beyond_grid, smallest, largest)
+        exact = _estimate_text(r.capacity_load_exact, r.beyond_grid_exact, smallest, largest)
+        lines.append(f"  {r.model:24s} m>=0.95: {m95:28s} exact: {exact}")
     return "\n".join(lines)
+
+
+def _estimate_text(load: float, beyond: bool, smallest: float, largest: float) -> str:
+    """A capacity estimate as text: a load, or where it lies when the grid does not bracket it."""
+    if math.isnan(load):
+        return f"below the grid (< {smallest:g} N)"
+    if beyond:
+        return f">= {largest:g} N (beyond the grid)"
+    return f"{load:g} N"
 
 
 # -- figure ----------------------------------------------------------------------------
 
+#: Panel per family: title and the theory lines drawn in it (keys of ``theory_loads``).
 _PANELS = {
     "classical": (
-        "Classical (Hebb / pseudo-inverse / Storkey)",
+        "classical",
         ("AGS 0.138 N", "McEliece N/(2 ln N)", "Storkey N/sqrt(2 ln N)", "pseudo-inverse N"),
     ),
-    "dense": ("Dense associative memory", ("McEliece N/(2 ln N)", "Krotov-Hopfield n=3", "Krotov-Hopfield n=4")),
-    "modern": ("Modern Hopfield and Bayes oracle", ()),
+    "dense": ("dense", ("McEliece N/(2 ln N)", "Krotov-Hopfield n=3", "Krotov-Hopfield n=4")),
+    "modern": ("modern", ()),
+    "oracle": ("Bayes oracle", ()),
 }
+#: Name of each theory line at its end (the caption gives the formulas and sources).
+_SHORT = {
+    "AGS 0.138 N": "AGS",
+    "McEliece N/(2 ln N)": "McEliece",
+    "Storkey N/sqrt(2 ln N)": "Storkey",
+    "pseudo-inverse N": "pseudo-inv.",
+    "Krotov-Hopfield n=3": "KH n = 3",
+    "Krotov-Hopfield n=4": "KH n = 4",
+}
+_THEORY_CAPTION = (
+    "Dashed grey lines: theoretical capacities as loads K/N. AGS: 0.138 N, retrieval with < 1.5 % errors "
+    "(Amit, Gutfreund & Sompolinsky 1985); McEliece: N/(2 ln N), exact recall (McEliece et al. 1987); "
+    "Storkey: N/sqrt(2 ln N) (Storkey 1997); pseudo-inv.: N (Personnaz et al. 1985); KH n: "
+    "N^(n-1)/(2 (2n-3)!! ln N) for the polynomial energy of degree n (Krotov & Hopfield 2016)."
+)
+_CRITERION = f"{THRESHOLD:g} criterion (capacity estimate)"
+_ROWS = (("frac_stable", "stored patterns that\nare fixed points"), ("frac_m95", "probes retrieved\n(m ≥ 0.95)"))
 
 
 def plot(results: pd.DataFrame, run_info: dict) -> dict:
+    """Fixed points and retrieval against load: one column per family, members dodged, theory at line ends."""
     import matplotlib.pyplot as plt
-    import seaborn as sns
+    from matplotlib.patches import Patch
 
     N = int(results["N"].iloc[0])
     theory = theory_loads(N)
-    colours = palette(results["model"].unique())
-    fams = [f for f in _PANELS if f in set(results["family"].replace({"oracle": "modern"}))]
-    fig, axes = plt.subplots(2, len(fams), figsize=(4.2 * len(fams), 6.4), sharex=True, sharey=True, squeeze=False)
-    df = results.assign(panel=results["family"].replace({"oracle": "modern"}))
+    fams = [f for f in _PANELS if f in set(results["family"])]
+    width = PAGE_WIDTH * min(1.0, 0.3 + 0.25 * len(fams))
+    fig, axes = plt.subplots(2, len(fams), figsize=(width, 3.9), sharey=True, squeeze=False)
+    n_seeds, shown, off_grid = 1, {}, []
     for j, fam in enumerate(fams):
-        sub = df[df["panel"] == fam]
-        title, lines = _PANELS[fam]
-        for i, (col, label) in enumerate(
-            (("frac_stable", "exact fixed points"), ("frac_m95", "retrieved (m >= 0.95)"))
-        ):
-            ax = axes[i, j]
-            sns.lineplot(
-                data=sub,
-                x="load",
-                y=col,
-                hue="model",
-                style="model",
-                palette=colours,
-                markers=True,
-                dashes=False,
-                errorbar="se",
-                ax=ax,
-                legend=i == 1,
-            )
-            for k, name in enumerate(lines):
-                ax.axvline(theory[name], color="0.4", ls=(0, (4, 2 + k)), lw=1)
-                if i == 0:
-                    # vertical labels along the lines never collide with each other
-                    ax.text(
-                        theory[name],
-                        0.5,
-                        name + " ",
-                        rotation=90,
-                        fontsize=6.5,
-                        ha="right",
-                        va="center",
-                        color="0.3",
-                        transform=ax.get_xaxis_transform(),
-                    )
-            ax.set_xscale("log")
-            ax.axhline(THRESHOLD, color="0.8", lw=0.8)
-            ax.set_ylabel(label if j == 0 else "")
-            ax.set_xlabel("load K/N" if i == 1 else "")
-            if i == 0:
-                ax.set_title(title)
-        leg = axes[1, j].get_legend()
-        if leg is not None:
-            leg.set_title(None)
-            for t in leg.get_texts():
-                t.set_fontsize(7)
-    fig.suptitle(f"Capacity on random patterns, N = {N}, queries with {results['flip'].iloc[0]:.0%} flips", y=1.02)
+        sub = results[results["family"] == fam]
+        lo, hi = float(sub["load"].min()), float(sub["load"].max())
+        lines = _PANELS[fam][1]
+        shown[fam] = {_SHORT[n]: theory[n] for n in lines if lo / 1.2 <= theory[n] <= hi * 1.2}
+        off_grid += [f"{_SHORT[n]} ({theory[n]:.3g} N)" for n in lines if _SHORT[n] not in shown[fam]]
+        for i, (col, ylabel) in enumerate(_ROWS):
+            n_seeds = max(n_seeds, _panel(axes[i, j], sub, col))
+            axes[i, j].set_xlim(lo / 1.2, max([hi, *shown[fam].values()]) * 1.2)
+            axes[i, j].set_ylabel(ylabel if j == 0 else "")
+            axes[i, j].set_xlabel("load K/N" if i == 1 else "")
     fig.tight_layout()
+    for j, fam in enumerate(fams):
+        panel_width = axes[0, j].get_position().width * width
+        label_vlines(axes[0, j], shown[fam], panel_width=panel_width)
+        label_vlines(axes[1, j], shown[fam], panel_width=panel_width, names=False)  # named at the top
+    pad = max(_strip_height(fig, ax) for ax in axes[0]) + 4
+    for j, fam in enumerate(fams):
+        axes[0, j].set_title(_PANELS[fam][0], pad=pad)
+    fig.tight_layout()
+    proxies = {band_label(n_seeds): Patch(color="0.6", alpha=0.4, lw=0)} if n_seeds > 1 else {}
+    flip_ = float(results["flip"].iloc[0])
+    text = (
+        f"Random ±1 patterns, N = {N}; queries with {flip_:.0%} of the bits flipped; mean over {n_seeds} "
+        f"seed{'s' if n_seeds > 1 else ''}" + (" (band: range over the seeds)" if n_seeds > 1 else "") + ". "
+        "Where members of a family coincide, they take turns showing their marker. "
+        + _THEORY_CAPTION
+        + (f" Beyond the largest load: {', '.join(off_grid)}." if off_grid else "")
+    )
+    columns = [[s.label for s in MEMORIES.values() if s.family == f] for f in ("classical", "dense", "modern")]
+    columns.append([model_label("oracle"), band_label(n_seeds), _CRITERION])
+    legend_below(fig, axes.ravel(), caption_text=text, columns=columns, proxies=proxies)
+    fig.suptitle(f"Capacity on random patterns (N = {N})", y=1.0 + 0.1 / fig.get_figheight())
     return {"capacity": fig}
+
+
+def _panel(ax, sub: pd.DataFrame, col: str) -> int:
+    """Every member of one family in ``ax`` (mean over seeds with its range, dodged); returns the seed count."""
+    from matplotlib.ticker import FuncFormatter
+
+    members = [m for m in MEMORIES if m in set(sub["model"])]
+    means = sub.groupby(["model", "load"])[col].mean()
+    marks = alternate_markers({m: means.loc[m].to_dict() for m in members})
+    n_seeds = 1
+    for model in members:
+        st = model_style(model)
+        df = sub[sub["model"] == model]
+        n = seed_band(
+            ax, df, "load", col, colour=st.colour, marker=st.marker, label=st.label, marks=marks[model], ms=3.5
+        )
+        n_seeds = max(n_seeds, n)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_ylim(-0.04, 1.04)
+    ax.axhline(THRESHOLD, color="0.55", lw=0.8, ls=":", label=_CRITERION, zorder=0.6)
+    return n_seeds
+
+
+def _strip_height(fig, ax) -> float:
+    """Height in points of the theory names standing above ``ax`` (0 when none)."""
+
+    renderer = renderer_of(fig)
+    tops = [t.get_window_extent(renderer).y1 for t in ax.texts]
+    if not tops:
+        return 0.0
+    return (max(tops) - ax.get_window_extent(renderer).y1) * 72 / fig.dpi

@@ -43,10 +43,11 @@ import torch
 import models
 from experiments import zoo
 from experiments.corruption import flip, noise_for_flip, random_states
-from experiments.figures import palette
+from experiments.figures import PAGE_WIDTH, alternate_markers, dodge, legend_below, stacked_shares
 from experiments.metrics import OUTCOMES, nearest, outcome_classes, overlap, symmetric_mixtures
 from experiments.patterns import random_patterns
 from experiments.seeds import derive_seed
+from experiments.style import model_label, model_style
 from experiments.theory import THEORY_COMPONENTS, THEORY_UNSTABLE
 
 NAME = "spurious"
@@ -68,17 +69,6 @@ EXAMPLES = (
 )
 #: Classes whose endpoint is (within 10 % of the bits) a stored pattern or its reverse.
 PURE = ("retrieved", "other stored", "reversed", "near stored")
-#: Fixed colour per outcome class, so that every panel and figure reads the same way.
-OUTCOME_COLOURS = {
-    "retrieved": "#1a9850",
-    "other stored": "#91cf60",
-    "reversed": "#4575b4",
-    "unseen test": "#762a83",
-    "near stored": "#fee08b",
-    "mixture-like": "#fdae61",
-    "spin-glass-like": "#d73027",
-    "not converged": "#969696",
-}
 
 
 @dataclass(frozen=True)
@@ -285,101 +275,116 @@ def summary(results: pd.DataFrame) -> str:
 
 
 def _shares_figure(results: pd.DataFrame):
-    """Stacked outcome shares against load: rows = start kinds, columns = models."""
+    """Stacked outcome shares against load: rows = memories, columns = start kinds."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
     table = shares(results)
     models_ = list(dict.fromkeys(results["model"]))
     kinds = [k for k in STARTS if k in set(results["start"])]
     loads = sorted(results["load"].unique())
     fig, axes = plt.subplots(
-        len(kinds),
         len(models_),
-        figsize=(1.9 * len(models_) + 1.6, 2.1 * len(kinds) + 0.9),
+        len(kinds),
+        figsize=(PAGE_WIDTH * min(1.0, 0.25 + 0.25 * len(kinds)), 0.95 * len(models_) + 0.5),
         sharex=True,
         sharey=True,
         squeeze=False,
     )
     pos = np.arange(len(loads))
-    for i, kind in enumerate(kinds):
-        for j, model in enumerate(models_):
-            ax = axes[i, j]
+    for i, model in enumerate(models_):
+        for j, kind in enumerate(kinds):
             try:
                 df = table.loc[(model, kind)].reindex(loads)
             except KeyError:
                 df = pd.DataFrame(np.nan, index=loads, columns=list(OUTCOMES))
-            bottom = np.zeros(len(loads))
-            for outcome in OUTCOMES:
-                vals = df[outcome].fillna(0.0).to_numpy()
-                ax.bar(pos, vals, bottom=bottom, width=0.85, color=OUTCOME_COLOURS[outcome], linewidth=0)
-                bottom += vals
-            ax.set_ylim(0, 1)
-            ax.set_xticks(pos)
-            ax.set_xticklabels([f"{ld:g}" for ld in loads], rotation=90, fontsize=7)
+            stacked_shares(axes[i, j], df, OUTCOMES, pos)
             if i == 0:
-                ax.set_title(model, fontsize=9)
-            if j == 0:
-                ax.set_ylabel(f"{kind} starts\nshare", fontsize=8)
-            if i == len(kinds) - 1:
-                ax.set_xlabel("load K/N", fontsize=8)
-    handles = [Patch(color=OUTCOME_COLOURS[o], label=o) for o in OUTCOMES]
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title="final state")
+                axes[i, j].set_title(f"{kind} starts")
+            axes[i, j].set_ylabel(model_label(model) if j == 0 else "")
+            axes[i, j].set_xlabel("load K/N" if i == len(models_) - 1 else "")
+    fig.supylabel("share of final states", fontsize=8)
+    fig.tight_layout(h_pad=0.4)
     N = int(results["N"].iloc[0])
+    n_seeds = results["seed"].nunique()
+    n_starts = int(results["n_starts"].max())
     corrupted = results.loc[results["start"] == "corrupted", "flip"]
-    fig.suptitle(
-        f"Where the dynamics end, random patterns, N = {N}"
-        + (f" (corrupted: {corrupted.iloc[0]:.0%} flips of a stored pattern)" if len(corrupted) else ""),
-        fontsize=10,
+    caption = (
+        f"Random ±1 patterns, N = {N}; {n_starts} starts of each kind per load, mean over {n_seeds} "
+        f"seed{'s' if n_seeds > 1 else ''}. Random: uniform random states; "
+        + (f"corrupted: a stored pattern with {corrupted.iloc[0]:.0%} of its bits flipped; " if len(corrupted) else "")
+        + "mixture: sign(ξ1 + ξ2 + ξ3) of three stored patterns. |m|: largest overlap of the final state with a "
+        "stored pattern; exact matches are classed first."
     )
-    fig.tight_layout()
+    legend_below(fig, axes.ravel(), caption_text=caption, ncol=4)
+    fig.suptitle("Where the dynamics end", y=1.0 + 0.1 / fig.get_figheight())
     return fig
+
+
+_UNSTABLE_ABOVE = "0.03: 3-mixtures unstable above (AGS 1985)"
+_PURE_BELOW = "0.05: pure states are global minima below"
+_THEORY_POINTS = "Hebb, simulation at N = 1000 (docs/theory.md)"
+_HALF = "|m| = 1/2: each component at the start"
+_STYLES = ("largest |m| (right panel)", "smallest |m| (right panel)")
 
 
 def _mixture_figure(results: pd.DataFrame):
     """Unstable bits at the 3-mixtures and the component overlaps after the dynamics, against load."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import NullFormatter
 
     mix = mixture_stability(results)
-    colours = palette(mix["model"].unique())
     loads = sorted(mix["load"].unique())
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for model, df in mix.groupby("model", sort=False):
-        df = df.sort_values("load")
-        axes[0].plot(df["load"], df["unstable_bits"], marker="o", ms=4, color=colours[model], label=model)
-        axes[1].plot(df["load"], df["component_m1"], marker="o", ms=4, color=colours[model], label=model)
-        axes[1].plot(df["load"], df["component_m3"], marker="o", ls="--", color=colours[model], ms=2.5)
-    th = sorted(THEORY_UNSTABLE.items())
+    models_ = list(dict.fromkeys(mix["model"]))
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 2.6))
+    for ax, cols in ((axes[0], ("unstable_bits",)), (axes[1], ("component_m1", "component_m3"))):
+        for col, ls in zip(cols, ("-", "--"), strict=False):
+            curves = {m: df.set_index("load")[col].to_dict() for m, df in mix.groupby("model", sort=False)}
+            marks = alternate_markers(curves, tol=0.01)
+            for k, model in enumerate(models_):
+                st = model_style(model)
+                df = mix[mix["model"] == model].sort_values("load")
+                x = df["load"].to_numpy() * dodge(k, len(models_), 0.012)
+                every = [n for n, v in enumerate(df["load"]) if v in set(marks[model])]
+                ax.plot(x, df[col], ls=ls, marker=st.marker, markevery=every, ms=3.5, color=st.colour, label=st.label)
     lo, hi = min(loads), max(loads)
-    th = [(a, u) for a, u in th if lo / 1.5 <= a <= hi * 1.5]
-    axes[0].plot(*zip(*th, strict=True), "kx", ms=7, mew=1.5, label="Hebb, theory.md 2.3 (N = 1000)")
+    th = [(a, u) for a, u in sorted(THEORY_UNSTABLE.items()) if lo / 1.5 <= a <= hi * 1.5]
+    axes[0].plot(*zip(*th, strict=True), "kx", ms=6, mew=1.3, label=_THEORY_POINTS)
     for a, ms in THEORY_COMPONENTS.items():
         if lo / 1.5 <= a <= hi * 1.5:
-            axes[1].plot([a, a], [ms[0], ms[2]], "kx", ms=7, mew=1.5)
+            axes[1].plot([a, a], [ms[0], ms[2]], "kx", ms=6, mew=1.3, ls="", label=_THEORY_POINTS)
     for ax in axes:
-        for a, ls in ((0.03, ":"), (0.05, "-.")):
-            ax.axvline(a, color="0.5", ls=ls, lw=1)
+        ax.axvline(0.03, color="0.5", ls=":", lw=1, label=_UNSTABLE_ABOVE)
+        ax.axvline(0.05, color="0.5", ls="-.", lw=1, label=_PURE_BELOW)
         ax.set_xscale("log")
-        ax.set_xticks(loads)
-        ax.set_xticklabels([f"{ld:g}" for ld in loads], rotation=90, fontsize=7)
+        ax.set_xticks(loads, [f"{ld:g}" for ld in loads], rotation=90)
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("load K/N (dotted 0.03: mixtures unstable above; dash-dot 0.05: pure states global minima below)")
-        ax.xaxis.label.set_fontsize(7)
+        ax.set_xlim(lo / 1.15, hi * 1.15)
+        ax.set_xlabel("load K/N")
     axes[0].set_yscale("symlog", linthresh=1e-3)
     axes[0].set_ylim(0, 1)
-    axes[0].set_ylabel("unstable-bit fraction at the mixture", fontsize=8)
-    axes[0].set_title("Is sign(xi1 + xi2 + xi3) a fixed point?", fontsize=9)
-    axes[0].legend(fontsize=7, loc="lower right")
-    axes[1].axhline(0.5, color="0.6", lw=0.8)
+    axes[0].set_ylabel("unstable-bit fraction\nat the mixture")
+    axes[0].set_title("Is sign(ξ1 + ξ2 + ξ3) a fixed point?")
+    axes[1].axhline(0.5, color="0.7", lw=0.8, label=_HALF)
     axes[1].set_ylim(0, 1.02)
-    axes[1].set_ylabel("|m| with the components after dynamics", fontsize=8)
-    axes[1].set_title("largest (solid) and smallest (dashed) component overlap; x: theory.md (Hebb)", fontsize=9)
-    handles, labels = axes[0].get_legend_handles_labels()
-    axes[0].get_legend().remove()
-    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(f"Symmetric 3-mixture states, random patterns, N = {int(results['N'].iloc[0])}", fontsize=10)
+    axes[1].set_ylabel("|m| with the components\nafter the dynamics")
+    axes[1].set_title("Largest and smallest component overlap")
+    for ls, label in zip(("-", "--"), _STYLES, strict=True):  # empty lines: legend entries of the two styles
+        axes[1].add_line(Line2D([], [], color="0.3", ls=ls, label=label))
     fig.tight_layout()
+    N = int(results["N"].iloc[0])
+    n_seeds = results["seed"].nunique()
+    caption = (
+        f"Symmetric 3-mixtures of random ±1 patterns, N = {N}, mean over {n_seeds} seed{'s' if n_seeds > 1 else ''}. "
+        "Left: share of positions that one synchronous update changes at the mixture. Right: sorted overlaps "
+        "with the three components after the dynamics. Memories are shifted slightly along x; where they "
+        "coincide they take turns showing their marker."
+    )
+    labels = [model_label(m) for m in models_]
+    half = (len(labels) + 1) // 2
+    columns = [labels[:half], labels[half:], [_THEORY_POINTS, _UNSTABLE_ABOVE, _PURE_BELOW], [_HALF, *_STYLES]]
+    legend_below(fig, axes, caption_text=caption, columns=columns)
+    fig.suptitle("Symmetric 3-mixture states", y=1.0 + 0.1 / fig.get_figheight())
     return fig
 
 

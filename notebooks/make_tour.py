@@ -1,15 +1,22 @@
-"""Write ``notebooks/tour.ipynb`` (outputs cleared) from the cells below.
+"""Write ``notebooks/tour.ipynb`` from the cells below and execute it, so that it is stored with its outputs.
 
 The notebook is generated so that its source lives in a reviewable Python file:
-edit the cells here and run ``python notebooks/make_tour.py``.
+edit the cells here and run ``python notebooks/make_tour.py`` (a few seconds to a minute;
+it needs the ``notebook`` extra: nbclient and ipykernel).  ``--no-execute`` writes it
+without outputs.  tests/test_notebook.py checks that the stored notebook matches these
+cells, that its outputs hold pictures and no warnings, and that it still runs.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+PATH = Path(__file__).with_name("tour.ipynb")
 
 CELLS: list[tuple[str, str]] = [
     (
@@ -34,7 +41,8 @@ We use the data of the teaching demos (`python -m experiments demo letters|digit
     ),
     (
         "code",
-        """import torch
+        """%matplotlib inline
+import torch
 
 import models
 from experiments.corruption import erase, flip_fraction
@@ -80,13 +88,14 @@ print("trajectory", tuple(r.trajectory.shape), "(T, B, L);  energies", tuple(r.e
 
 from experiments.demos.drawing import show_state
 
-fig, ax = plt.subplots(2, 5, figsize=(9, 3.8))
+T = r.trajectory.shape[0]  # the query and one state per sweep
+fig, ax = plt.subplots(2, T + 1, figsize=(1.7 * (T + 1), 3.6), width_ratios=[1] * T + [1.6])
 for b in range(2):
-    for k in range(min(r.trajectory.shape[0], 4)):
-        show_state(ax[b, k], r.trajectory[k, b], shape, title=f"sweep {k}" if b == 0 else None)
-    ax[b, 4].plot(r.energies[:, b], "o-")
-    ax[b, 4].set_xlabel("sweep")
-    ax[b, 4].set_ylabel("energy")
+    for k in range(T):
+        show_state(ax[b, k], r.trajectory[k, b], shape, title=("query" if k == 0 else f"sweep {k}") if b == 0 else None)
+    ax[b, T].plot(r.energies[:, b], "o-")
+    ax[b, T].set_xlabel("sweep")
+    ax[b, T].set_ylabel("energy")
 fig.tight_layout()
 assert bool((r.energies.diff(dim=0) <= 1e-9).all()), "asynchronous dynamics never raise the energy\"""",
     ),
@@ -95,7 +104,7 @@ assert bool((r.energies.diff(dim=0) <= 1e-9).all()), "asynchronous dynamics neve
         """## energy
 
 `energy(states)` scores any states: stored patterns sit in minima, and the Hebbian energy is even,
-so a *reversed* letter has exactly the same energy (a spurious state, theory.md 2.3).""",
+so a *reversed* letter has exactly the same energy (a spurious state, docs/theory.md §2.3).""",
     ),
     (
         "code",
@@ -123,26 +132,36 @@ for name, hp in [("classical", {"rule": "hebb"}), ("dense", {"F": "exp", "beta":
     m = models.make(name, **hp).fit(X, vocab_size=2)
     out = m.retrieve(noisy, generator=gen)
     counts = outcome_classes(out.states, X, X, converged=out.converged).value_counts()
-    print(f"{name:9s}", dict(counts[counts > 0]))""",
+    print(f"{name:9s}", {outcome: int(n) for outcome, n in counts.items() if n > 0})""",
     ),
     (
         "md",
         """## The modern net: association weights and beta
 
 `ModernHopfield.association(queries)` returns `softmax(beta X xi)`, the weight of each stored
-pattern. Small `beta` averages everything; large `beta` picks one pattern (the `beta` demo
-sweeps it).""",
+pattern. The fixed point of the continuous state has three regimes (Ramsauer et al. 2021): at
+small `beta` it is the **global average** of all stored patterns, at intermediate `beta` a
+**metastable** average of a group of similar patterns, at large `beta` **one pattern**.
+The metastable regime needs groups of similar patterns, so we store four near-identical
+samples of each of five digits (the set of the `beta` demo) and query a noisy '3'.""",
     ),
     (
         "code",
-        """for beta in (0.005, 0.05, 1.0):
-    modern = models.make("modern", beta=beta).fit(X, vocab_size=2)
-    xi, steps, _ = modern.retrieve_continuous(noisy[:1])  # fixed point of the continuous state
-    w = modern.association(xi)[0]
-    print(
-        f"beta = {beta:5}: top weight {w.max():.3f} on letter {names[int(w.argmax())]}, "
-        f"effective number of patterns {1 / (w**2).sum():.1f}"
-    )""",
+        """from experiments.corruption import flip
+from experiments.demos.beta import tight_clusters
+
+P, tags = tight_clusters((0, 1, 3, 4, 7), size=4, seed=0)  # (20, 64): 4 similar samples of each digit
+query = flip(P[8:9], 6, vocab_size=2, generator=gen)  # the first '3' with 6 of 64 pixels flipped
+fig, ax = plt.subplots(1, 4, figsize=(6.4, 1.9))
+show_state(ax[0], query[0], (8, 8), title="query")
+for a, beta in zip(ax[1:], (0.01, 0.15, 1.0), strict=True):
+    modern = models.make("modern", beta=beta, max_steps=300).fit(P, vocab_size=2)
+    xi, steps, _ = modern.retrieve_continuous(query)  # fixed point of the continuous state
+    w = modern.association(xi)[0]  # (20,) weights over the stored patterns
+    n_eff, on_threes = float(1 / (w**2).sum()), float(w[tags == 3].sum())
+    print(f"beta = {beta:4}: weight spread over {n_eff:4.1f} patterns, {on_threes:.0%} on the four '3's")
+    show_state(a, xi[0], (8, 8), continuous=True, title=f"beta = {beta}\\n{n_eff:.1f} patterns")
+fig.tight_layout()""",
     ),
     (
         "md",
@@ -154,8 +173,7 @@ On 8x8 digits the classical net already fails with 10 stored; the oracle does no
     ),
     (
         "code",
-        """from experiments.corruption import flip
-from experiments.patterns import digit_patterns
+        """from experiments.patterns import digit_patterns
 
 digits = digit_patterns(per_class=1, n_test_per_class=0).train  # (10, 64): one sample of each digit
 q = flip(digits, 6, vocab_size=2, generator=gen)
@@ -164,7 +182,7 @@ for name in ("classical", "oracle"):
     m = models.make(name).fit(digits, vocab_size=2)
     out = m.retrieve(q, noise=t, generator=gen)
     print(
-        f"{name:9s} retrieved {(out.states == digits).all(dim=1).sum()}/10; entropy:",
+        f"{name:9s} retrieved {int((out.states == digits).all(dim=1).sum())}/10; entropy:",
         None if out.entropy is None else round(float(out.entropy.mean()), 3),
     )""",
     ),
@@ -213,10 +231,38 @@ def build() -> nbformat.NotebookNode:
     return nb
 
 
-def main() -> None:
-    path = Path(__file__).with_name("tour.ipynb")
-    nbformat.write(build(), path)
-    print(path)
+def execute(nb: nbformat.NotebookNode, timeout: int = 300) -> nbformat.NotebookNode:
+    """Run every cell of ``nb`` in a fresh python3 kernel started in this folder; returns ``nb`` with outputs.
+
+    The kernel sees the repository on ``PYTHONPATH`` and matplotlib's inline backend
+    (an ``MPLBACKEND`` of the calling shell, e.g. ``Agg``, would suppress the pictures).
+    """
+    import nbclient
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    client = nbclient.NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", record_timing=False, resources={"metadata": {"path": root}}
+    )
+    client.execute(env=env)  # raises CellExecutionError with the failing cell's traceback
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        cell.execution_count = i + 1  # stable numbers, whatever the kernel counted
+        for out in cell.outputs:
+            if "execution_count" in out:
+                out["execution_count"] = i + 1
+    return nb
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-execute", action="store_true", help="write the cells without running them")
+    args = parser.parse_args(argv)
+    nb = build()
+    if not args.no_execute:
+        nb = execute(nb)
+    nbformat.write(nb, PATH)
+    print(f"{PATH} ({PATH.stat().st_size / 1024:.0f} KiB)")
 
 
 if __name__ == "__main__":

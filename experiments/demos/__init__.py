@@ -24,7 +24,8 @@ diffusion.py
     (its network ships in ``weights/``, see ``pretrained.py``).
 
 ``common.py`` holds the :class:`Demo` record and seeded generators, ``drawing.py`` the
-galleries and animations.  Every demo runs in well under a minute on 2 CPU cores (one torch
+galleries and ``animation.py`` the GIFs; colours, markers and labels come from
+:mod:`experiments.style`.  Every demo runs in well under a minute on 2 CPU cores (one torch
 thread), needs no network, and is deterministic given ``seed``.
 """
 

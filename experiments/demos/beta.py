@@ -6,7 +6,7 @@ average of all patterns, at intermediate ``beta`` a metastable state that averag
 similar samples of one class, at large ``beta`` the single stored sample the query came from
 (Ramsauer et al. 2021, section 2).
 
-Steps: :func:`_tight_clusters` (the stored set), :func:`_sweep` (fixed point and association
+Steps: :func:`tight_clusters` (the stored set), :func:`_sweep` (fixed point and association
 weights per ``beta``), :func:`_notes`, :func:`_gallery`, :func:`_animation`.
 """
 
@@ -22,12 +22,13 @@ from torch import Tensor
 
 import models
 from experiments.corruption import flip
-from experiments.demos import drawing
+from experiments.demos import animation, drawing
 from experiments.demos.common import Demo, generator
 from experiments.metrics import overlap
 from experiments.patterns import digit_patterns
+from experiments.style import SERIES_COLOURS, series_colour
 
-__all__ = ["BETAS", "beta"]
+__all__ = ["BETAS", "beta", "tight_clusters"]
 
 #: Inverse temperatures of the beta sweep (spin codes, overlaps in [-64, 64]).
 BETAS = (0.01, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0)
@@ -74,7 +75,7 @@ def beta(
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    P, tags = _tight_clusters(tuple(classes), per_class, seed)  # (K, 64), (K,)
+    P, tags = tight_clusters(tuple(classes), per_class, seed)  # (K, 64), (K,)
     if query_class not in classes:
         raise ValueError(f"query_class must be one of classes={classes!r}, got {query_class!r}")
     own = list(classes).index(query_class) * per_class  # the query is made from the first sample of its class
@@ -84,11 +85,11 @@ def beta(
     numbers = {"betas": list(betas), **numbers}
     notes = _notes(sweep, betas, P.shape[0], per_class, int(tags[own]), n_flip, own)
     png = _gallery(out_dir / "beta.png", sweep, P, tags, query, betas, classes, per_class, own)
-    gif = _animation(out_dir / "beta.gif", sweep, P, query, betas)
+    gif = _animation(out_dir / "beta.gif", sweep, P, query, betas, int(tags[own]))
     return Demo([png, gif], notes, numbers, time.perf_counter() - start)
 
 
-def _tight_clusters(classes: tuple[int, ...], size: int, seed: int) -> tuple[Tensor, Tensor]:
+def tight_clusters(classes: tuple[int, ...], size: int, seed: int) -> tuple[Tensor, Tensor]:
     """``size`` mutually most similar, distinct samples of each digit class (greedy), and their labels."""
     pool = digit_patterns(per_class=150, classes=classes, n_test_per_class=0, seed=seed)
     labels = torch.tensor(list(classes) * 150)
@@ -166,50 +167,69 @@ def _gallery(path: Path, sweep: dict, P, tags, query, betas, classes, per_class:
     K, shape, nb = P.shape[0], SHAPE, len(betas)
     fig = plt.figure(figsize=(15, 7.6))
     top, mid, bottom = fig.subfigures(3, 1, height_ratios=[0.55, 1.0, 0.95], hspace=0.0)
-    palette = plt.get_cmap("tab10").colors
-    colour = {c: palette[i % 10] for i, c in enumerate(classes)}
+    colour = _class_colours(classes)
     ax = top.subplots(1, K + 2, gridspec_kw={"wspace": 0.1, "width_ratios": [1] * K + [0.6, 1]})
     for j in range(K):
         drawing.show_state(ax[j], P[j], shape, edge=colour[int(tags[j])] if j != own else "black")
+        if j % per_class == 0:  # each class named once, in its colour, over its first sample
+            ax[j].set_title(f"'{int(tags[j])}'", fontsize=9, pad=2, color=colour[int(tags[j])], fontweight="bold")
     ax[K].set_axis_off()
     drawing.show_state(ax[K + 1], query[0], shape, title="query", edge="black")
-    ax[own].set_title("source", fontsize=9, pad=2)
-    top.suptitle(f"A. Stored: {per_class} similar samples of each digit {list(classes)}, K = {K}", x=0.01, ha="left")
+    ax[own].set_xlabel("source", fontsize=9, labelpad=2)
+    top.suptitle(
+        f"A. Stored: {per_class} similar samples of each digit {list(classes)}, K = {K} (frame colour: the digit; "
+        "black: the sample the query was made from)",
+        x=0.01,
+        ha="left",
+    )
 
     ax = mid.subplots(1, nb, gridspec_kw={"wspace": 0.15})
     for j in range(nb):
-        title = f"beta = {betas[j]:g}\n{sweep['regimes'][j]}"
+        title = f"β = {betas[j]:g}\n{sweep['regimes'][j]}"
         drawing.show_state(ax[j], sweep["fixed"][j], shape, continuous=True, title=title)
         ax[j].set_xlabel(f"{sweep['n_eff'][j]:.1f} patterns", fontsize=9)
     mid.subplots_adjust(top=0.78, bottom=0.08)
     mid.suptitle("B. Fixed point of the continuous state (grey levels: -1 white, +1 black)", x=0.01, ha="left")
 
     _panel_weights(bottom, sweep["W"], tags, colour, betas, own)
-    fig.suptitle("The modern Hopfield net's inverse temperature beta: three kinds of fixed points", y=1.03)
+    fig.suptitle("The modern Hopfield net's inverse temperature β: three kinds of fixed points", y=1.03)
     return drawing.save_png(fig, path)
 
 
 def _panel_weights(sub, W, tags, colour, betas, own: int) -> None:
     K = W.shape[1]
+    labels = list(dict.fromkeys(str(int(t)) for t in tags))  # classes in storage order
+    per = K // len(labels)
     ax = sub.subplots(1, len(betas), sharey=True, gridspec_kw={"wspace": 0.08})
     for j in range(len(betas)):
         bars = ax[j].bar(np.arange(K), W[j], color=[colour[int(t)] for t in tags], width=0.85)
         bars[own].set_edgecolor("black")
         bars[own].set_linewidth(1.2)
-        ax[j].set_xticks([own], [int(tags[own])])
+        centres = [k * per + (per - 1) / 2 for k in range(len(labels))]  # the middle bar of each class
+        ax[j].set_xticks(centres, labels, fontsize=8)
+        for tick, c in zip(ax[j].get_xticklabels(), labels, strict=True):
+            tick.set_color(colour[int(c)])
         ax[j].set_ylim(0, 1.02)
-        ax[j].set_title(f"beta = {betas[j]:g}", fontsize=9)
+        ax[j].set_title(f"β = {betas[j]:g}", fontsize=9)
     ax[0].set_ylabel("association weight")
     sub.subplots_adjust(top=0.78, bottom=0.1)
     sub.suptitle(
-        "C. Association weights softmax(beta X xi) at the fixed point, one bar per stored pattern", x=0.01, ha="left"
+        "C. Association weights softmax(β X ξ) at the fixed point, one bar per stored pattern (colour and label: "
+        "its digit; black edge: the source)",
+        x=0.01,
+        ha="left",
     )
 
 
-def _animation(path: Path, sweep: dict, P: Tensor, query: Tensor, betas) -> Path:
-    """The continuous state at one ``beta`` per regime, energy beside it."""
+def _class_colours(classes) -> dict[int, str]:
+    """Colour per digit class: the seven unnamed series colours, then again (the labels tell them apart)."""
+    return {int(c): series_colour(i % len(SERIES_COLOURS)) for i, c in enumerate(classes)}
+
+
+def _animation(path: Path, sweep: dict, P: Tensor, query: Tensor, betas, digit: int) -> Path:
+    """The continuous state at one ``beta`` per regime, energy beside it; frames only where the state visibly moves."""
     picks = [i for i in sweep["first"].values() if i is not None]
-    T = min(max(sweep["steps"][i] for i in picks) + 1, 31)  # the metastable run converges slowly; 30 updates show it
+    T = min(max(sweep["steps"][i] for i in picks) + 1, 301)
     tracks = []
     for i in picks:
         net = models.make("modern", beta=float(betas[i]), max_steps=T - 1).fit(P, vocab_size=2)
@@ -220,6 +240,13 @@ def _animation(path: Path, sweep: dict, P: Tensor, query: Tensor, betas) -> Path
         traj = torch.stack(states).numpy()  # (T, 1, 64)
         e = r.energies.numpy()
         e = np.concatenate([e, np.repeat(e[-1:], T - e.shape[0], 0)]) if e.shape[0] < T else e[:T]
-        label = f"beta = {betas[i]:g} ({sweep['regimes'][i]})"
-        tracks.append(drawing.Track(label, traj, e, shape=SHAPE, continuous=True, x_label="update"))
-    return drawing.animate(path, tracks, title="One query, three temperatures", width=7.0, fps=4)
+        label = f"β = {betas[i]:g}: {_REGIME_TEXT[sweep['regimes'][i]]}"
+        tracks.append(animation.Track(label, traj, e, shape=SHAPE, continuous=True, x_label="update"))
+    return animation.animate(path, tracks, title=f"One noisy '{digit}', three inverse temperatures", width=10.5, fps=4)
+
+
+_REGIME_TEXT = {
+    "global": "the global average of all stored digits",
+    "metastable": "a metastable average of the similar samples",
+    "single": "the one stored sample",
+}

@@ -33,11 +33,12 @@ import torch
 import models
 from energy.diffusion import conditional_entropy
 from experiments.corruption import resample
-from experiments.demos import drawing
+from experiments.demos import animation, drawing
 from experiments.demos.common import Demo, generator
 from experiments.demos.pretrained import FALLBACK_STEPS, MANY, N_TEST, PRETRAINED, TEXT_L, load_pretrained, text_set
 from experiments.metrics import classify_generations, exact_match, recovery_rate, unstable_rate
 from experiments.patterns import decode_text
+from experiments.style import model_style
 from models.diffusion.memory import ENTROPY_TIME, DiffusionMemory
 from models.diffusion.samplers import time_grid  # the ancestral sampler's time grid, to label its steps
 
@@ -56,7 +57,7 @@ FEW: dict[str, Any] = {
         "seed": 0,
     },
 }
-GREEN, GREY = "#2ca02c", "0.35"
+GREEN, GREY = model_style("diffusion").colour, "0.35"  # label colours: the learned model's style, grey
 
 
 def diffusion(
@@ -130,11 +131,8 @@ def _entropy_path(denoise, trajectory: torch.Tensor) -> torch.Tensor:
 
 def _changed_steps(trajectory, k: int = 0) -> list[int]:
     """Steps at which row ``k`` of a trajectory changed (and step 0)."""
-    steps = [0]
-    for j in range(1, trajectory.shape[0]):
-        if bool((trajectory[j, k] != trajectory[j - 1, k]).any()):
-            steps.append(j)
-    return steps
+    moved = (trajectory[1:, k] != trajectory[:-1, k]).any(dim=1)  # (T - 1,)
+    return [0] + [j + 1 for j in torch.nonzero(moved).flatten().tolist()]
 
 
 def _memorise(ckpt_root: Path, seed, few_steps, t_train, dt, n_generate, source) -> dict[str, Any]:
@@ -303,6 +301,7 @@ def _gallery(path: Path, few, many, unseen, t_train, t_unseen, dt, n_generate) -
     _panels_entropy(bottom, few, many, unseen)
     V = few["set"].vocab_size
     fig.suptitle(f"A diffusion memory of sentences (character level, L = {TEXT_L}, V = {V})", y=1.01)
+    drawing.text_key(fig, y=0.0, fontsize=10)
     return drawing.save_png(fig, path)
 
 
@@ -336,7 +335,7 @@ def _panels_unseen(sub, few: dict, many: dict, unseen: dict, t_unseen, n_generat
         rows.append((f"unseen {i}", ref, None, GREY))
         rows.append(("  corrupted", dec(unseen["queries"][i]), ref, GREY))
         rows.append((f"  {k_many}-sentence model", dec(unseen["r_many"].states[i]), ref, GREEN))
-        rows.append(("  oracle (exact memory)", dec(unseen["r_oracle"].states[i]), ref, "#1f77b4"))
+        rows.append(("  oracle (exact memory)", dec(unseen["r_oracle"].states[i]), ref, model_style("oracle").colour))
     ml, mr = sub.subfigures(1, 2, width_ratios=[1.25, 1.0])
     drawing.draw_text(ml.subplots(), rows, fontsize=9.5, label_width=0.3)
     ml.suptitle(f"C. Unseen sentences (t = {t_unseen}): {k_many}-sentence model vs exact memory", x=0.02, ha="left")
@@ -373,27 +372,29 @@ def _panels_entropy(sub, few: dict, many: dict, unseen: dict) -> None:
 
 
 def _animation(path: Path, few: dict, many: dict, unseen: dict, t_train, t_unseen) -> Path:
-    dec = _decoder(few["set"])
     H_few, H_many = few["H_path"], unseen["H_path"]
-    top_h = 1.1 * float(max(H_few.max(), H_many[:, :4].max()))
+    common = {"curve_label": "entropy (nats)", "decode": _decoder(few["set"])}
+    common["ylim"] = (0.0, 1.1 * float(max(H_few.max(), H_many[:, :4].max())))
+    captions = [f"sentence {i + 1}" for i in range(4)]
     tracks = [
-        drawing.Track(
-            f"{FEW['K']} sentences (memorised): training sentences from t = {t_train}, ancestral sampler",
+        animation.Track(
+            f"{FEW['K']} sentences stored (memorised): its training sentences from t = {t_train}, ancestral sampler",
             few["r"].trajectory.numpy(),
             H_few.numpy(),
-            curve_label="entropy (nats)",
-            decode=dec,
             reference=few["set"].train.numpy(),
-            ylim=(0.0, top_h),
+            captions=captions[: FEW["K"]],
+            x_label="sampler step",
+            **common,
         ),
-        drawing.Track(
-            f"{many['set'].n_train} sentences ({many['how']}): unseen sentences from t = {t_unseen}, MAP updates",
+        animation.Track(
+            f"{many['set'].n_train} sentences stored: unseen sentences from t = {t_unseen}, MAP updates",
             unseen["r_many"].trajectory[:, :4].numpy(),
             H_many[:, :4].numpy(),
-            curve_label="entropy (nats)",
-            decode=dec,
             reference=unseen["test"][:4].numpy(),
-            ylim=(0.0, top_h),
+            captions=captions,
+            x_label="MAP update",
+            **common,
         ),
     ]
-    return drawing.animate(path, tracks, title="Restoring sentences token by token", fps=4, width=11.0, row_height=1.6)
+    title, key = "Restoring sentences token by token", animation.TEXT_KEY
+    return animation.animate(path, tracks, title=title, fps=3, width=12.0, key=key)

@@ -21,14 +21,32 @@ from torch import Tensor
 
 import models
 from experiments.corruption import flip, noise_for_flip
-from experiments.demos import drawing
+from experiments.demos import animation, drawing
 from experiments.demos.common import Demo, generator, mean_overlap, outcomes, padded
+from experiments.figures import alternate_markers
 from experiments.patterns import digit_patterns, random_patterns
+from experiments.style import model_style
 
 __all__ = ["digits"]
 
 CLASSICAL, RANDOM = "classical (Hebb)", "classical, random patterns"
 ORACLE = "oracle (Bayes denoiser)"
+
+
+def _label(key: str) -> str:
+    """Typeset label of a memory of this demo (keys of the measured numbers -> labels of experiments/style.py)."""
+    if key.startswith("modern"):
+        return f"modern β = {key.split('= ')[1].rstrip(')')}"
+    return {CLASSICAL: "Hebb", RANDOM: "Hebb, random patterns", ORACLE: "Bayes oracle"}[key]
+
+
+def _style(key: str):
+    """Colour, line style and marker of a memory's curve (the colours and markers of experiments/style.py)."""
+
+    if key == RANDOM:  # the same net on other patterns: its colour, another line and marker
+        return model_style("classical-hebb").colour, ":", "x"
+    st = model_style({CLASSICAL: "classical-hebb", ORACLE: "oracle"}.get(key, "modern-b1"))
+    return st.colour, "-", st.marker
 
 
 def digits(out_dir: Path | str, seed: int = 0, *, k_max: int = 20, n_flip: int = 6, modern_beta: float = 1.0) -> Demo:
@@ -138,12 +156,11 @@ def _gallery(path: Path, run: dict, D: Tensor, shape, k_max: int, n_flip: int) -
     fig = plt.figure(figsize=(15, 6.4))
     left, right = fig.subfigures(1, 2, width_ratios=[2.1, 1.0], wspace=0.03)
     rows = [("stored", D[:k_show], None), (f"query ({n_flip} flips)", run["queries"][:k_show], None)]
-    rows += [(label, r.states, outs[label]) for label, r in shown.items()]
+    rows += [(_label(label), r.states, outs[label]) for label, r in shown.items()]
     ax = left.subplots(len(rows), k_show, squeeze=False, gridspec_kw={"wspace": 0.1, "hspace": 0.15})
     for i, (label, states, oc) in enumerate(rows):
         for j in range(k_show):
-            edge = drawing.OUTCOME_COLOURS[oc[j]] if oc else None
-            drawing.show_state(ax[i, j], states[j], shape, edge=edge)
+            drawing.show_state(ax[i, j], states[j], shape, edge=drawing.frame(oc[j] if oc else None))
         ax[i, 0].set_ylabel(label.replace(" (", "\n("), fontsize=9, rotation=0, ha="right", va="center", labelpad=4)
     left.suptitle(f"A. Query -> retrieved, K = {k_show} digits stored (N = {D.shape[1]})", x=0.02, ha="left")
     drawing.outcome_legend(
@@ -156,27 +173,22 @@ def _gallery(path: Path, run: dict, D: Tensor, shape, k_max: int, n_flip: int) -
 
 
 def _panel_curves(a, run: dict, N: int, k_max: int) -> None:
-    import matplotlib.pyplot as plt
 
     ks, curve = run["ks"], run["curve"]
-    modern_label = next(label for label in curve if label.startswith("modern"))
-    palette = plt.get_cmap("tab10").colors
-    styles = {
-        CLASSICAL: (palette[0], "-", "o"),
-        modern_label: (palette[1], "-", "s"),
-        ORACLE: (palette[2], "--", "^"),
-        RANDOM: (palette[0], ":", "x"),
-    }
-    for label, counts in curve.items():
-        colour, ls, marker = styles[label]
-        a.plot(ks, np.array(counts) / np.array(ks), ls, color=colour, marker=marker, ms=4, label=label)
-    a.axvline(0.138 * N, color="0.4", lw=1, ls="--")
-    a.text(0.138 * N + 0.2, 0.5, "0.138 N", rotation=90, va="center", color="0.3", fontsize=9)
+    share = {label: dict(zip(ks, np.array(counts) / np.array(ks), strict=True)) for label, counts in curve.items()}
+    marks = alternate_markers(share)  # the modern net and the oracle coincide at 1: they take turns
+    for label in curve:
+        colour, ls, marker = _style(label)
+        every = [i for i, k in enumerate(ks) if k in set(marks[label])]
+        y = list(share[label].values())
+        a.plot(ks, y, ls, color=colour, marker=marker, markevery=every, ms=5, lw=1.4, label=_label(label))
+    a.axvline(0.138 * N, color="0.4", lw=1, ls="--", label="0.138 N (random patterns, Hebb)")
     a.set_xlabel("K, stored patterns")
     a.set_ylabel("fraction retrieved exactly")
     a.set_ylim(-0.03, 1.05)
     a.set_xticks([k for k in (1, 5, 10, 15, 20) if k <= k_max])
-    a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    a.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    a.set_title("curves that coincide take turns showing their marker", fontsize=9)
 
 
 def _animation(path: Path, run: dict, shape, n_flip: int) -> Path:
@@ -185,5 +197,10 @@ def _animation(path: Path, run: dict, shape, n_flip: int) -> Path:
     tracks = []
     for label, r in shown.items():
         traj, energies = padded(r, T)
-        tracks.append(drawing.Track(label, traj, energies, shape=shape, x_label="update"))
-    return drawing.animate(path, tracks, title=f"{run['k_show']} digits stored, queries with {n_flip} flips")
+        outs = run["outs"][label]
+        got = outs.count("retrieved")
+        captions = [str(j) for j in range(traj.shape[1])]  # digit j is stored j-th
+        title = f"{_label(label)}: {got} of {len(outs)} retrieved"
+        tracks.append(animation.Track(title, traj, energies, shape=shape, captions=captions, x_label="update"))
+    title = f"{run['k_show']} digits stored, queries with {n_flip} flipped pixels"
+    return animation.animate(path, tracks, title=title, width=13.0)

@@ -21,19 +21,21 @@ from torch import Tensor
 
 import models
 from experiments.corruption import erase, flip_fraction, random_states
-from experiments.demos import drawing
+from experiments.demos import animation, drawing
 from experiments.demos.common import Demo, count, generator, mean_overlap, nearest_targets, outcomes, padded
 from experiments.metrics import overlap
 from experiments.patterns import letter_patterns, random_patterns
 
 __all__ = ["letters"]
 
-#: The three memories of the overload panel, by display label.
+#: The three memories of the overload panel: key of the measured numbers -> registry name and hyperparameters.
 NETS = {
     "classical (Hebb)": ("classical", {"rule": "hebb"}),
     "dense (F = exp)": ("dense", {"F": "exp", "beta": 0.5}),
     "modern (beta = 1)": ("modern", {"beta": 1.0}),
 }
+#: Their typeset labels (the styles of :mod:`experiments.style`; the dense net here has beta = 0.5).
+LABELS = {"classical (Hebb)": "Hebb", "dense (F = exp)": "dense exp (β = 0.5)", "modern (beta = 1)": "modern β = 1"}
 
 
 def letters(
@@ -217,8 +219,7 @@ def _panel_queries(sub, few: str, P: Tensor, flip: float, small: dict, shape) ->
         row = [(P[i], None), (small["noisy"][i], None), (small["r_noisy"].states[i], outs_noisy[i])]
         row += [(small["erased"][i], None), (small["r_erased"].states[i], outs_erased[i])]
         for j, (state, outcome) in enumerate(row):
-            edge = drawing.OUTCOME_COLOURS[outcome] if outcome else None
-            drawing.show_state(ax[i, j], state, shape, title=cols[j] if i == 0 else None, edge=edge)
+            drawing.show_state(ax[i, j], state, shape, title=cols[j] if i == 0 else None, edge=drawing.frame(outcome))
     sub.suptitle(f"A. {len(few)} letters in a classical Hebbian net (N = {P.shape[1]})", x=0.02, ha="left")
     return set(outs_noisy + outs_erased)
 
@@ -230,24 +231,24 @@ def _panel_random(sub, few: str, P: Tensor, n_random: int, small: dict, shape) -
         if i >= n_random:
             a.set_axis_off()
             continue
-        drawing.show_state(a, r_random.states[i], shape, edge=drawing.OUTCOME_COLOURS[out_random[i]])
+        drawing.show_state(a, r_random.states[i], shape, edge=drawing.frame(out_random[i]))
         a.set_xlabel(_short(out_random[i], P, r_random.states[i], few), fontsize=9)
     sub.suptitle("B. The same net from random states: letters, reversed letters, mixtures", x=0.02, ha="left")
 
 
 def _panel_overload(sub, X: Tensor, big: dict, shape) -> set[str]:
     outs = big["outs"]
-    rows = [("noisy query", big["noisy"], None)] + [(label, big["runs"][label].states, outs[label]) for label in NETS]
+    rows = [("noisy query", big["noisy"], None)]
+    rows += [(LABELS[key], big["runs"][key].states, outs[key]) for key in NETS]
     ax = sub.subplots(len(rows), 26, squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.12})
     for i, (label, states, oc) in enumerate(rows):
         for j in range(26):
-            edge = drawing.OUTCOME_COLOURS[oc[j]] if oc else None
-            drawing.show_state(ax[i, j], states[j], shape, edge=edge)
+            drawing.show_state(ax[i, j], states[j], shape, edge=drawing.frame(oc[j] if oc else None))
         ax[i, 0].set_ylabel(label.replace(" (", "\n("), fontsize=9, rotation=0, ha="right", va="center", labelpad=4)
     sub.suptitle(
-        f"C. All 26 letters stored (mean overlap {mean_overlap(X):.2f}): classical "
+        f"C. All 26 letters stored (mean overlap {mean_overlap(X):.2f}): Hebb "
         f"{outs['classical (Hebb)'].count('retrieved')}/26, dense {outs['dense (F = exp)'].count('retrieved')}/26, "
-        f"modern {outs['modern (beta = 1)'].count('retrieved')}/26",
+        f"modern {outs['modern (beta = 1)'].count('retrieved')}/26 retrieved",
         x=0.02,
         ha="left",
     )
@@ -263,13 +264,13 @@ def _animation(path: Path, alphabet, few: str, flip: float, small: dict, big: di
     T = max(small["r_noisy"].trajectory.shape[0], runs["classical (Hebb)"].trajectory.shape[0])
     tracks = []
     for label, r, take, norm in (
-        (f"classical, {len(few)} letters stored", small["r_noisy"], slice(None), N),
-        ("classical, 26 letters stored", runs["classical (Hebb)"], idx, N),
-        ("modern (beta = 1), 26 letters stored", runs["modern (beta = 1)"], idx, 1),
+        (f"Hebb, {len(few)} letters stored: retrieves them", small["r_noisy"], slice(None), N),
+        ("Hebb, all 26 letters stored: falls into mixtures", runs["classical (Hebb)"], idx, N),
+        ("modern β = 1, all 26 letters stored: retrieves them", runs["modern (beta = 1)"], idx, 1),
     ):
         traj, energies = padded(r, T)
         tracks.append(
-            drawing.Track(
+            animation.Track(
                 label,
                 traj[:, take],
                 energies[:, take] / norm,
@@ -279,4 +280,4 @@ def _animation(path: Path, alphabet, few: str, flip: float, small: dict, big: di
                 x_label="sweep / update",
             )
         )
-    return drawing.animate(path, tracks, title=f"Retrieving {few} from {flip:.0%} noise")
+    return animation.animate(path, tracks, title=f"Retrieving {few} from {flip:.0%} flipped pixels")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from experiments import theory
+from experiments.figures import palette
 from experiments.scaling.fits import SCALE, capacities, theory_curves
 
 __all__ = ["plot", "PANELS"]
@@ -66,8 +67,6 @@ def _axes_style(ax, xscale: str) -> None:
 
 def _scaling_figure(caps: pd.DataFrame, flip: float):
     import matplotlib.pyplot as plt
-
-    from experiments.figures import palette
 
     colours = palette(caps["model"].unique())
     panels = [p for p in PANELS if caps["model"].isin(p[1]).any()]

@@ -11,19 +11,21 @@ import math
 
 import pandas as pd
 
+from experiments.figures import PAGE_WIDTH, alternate_markers, legend_below
 from experiments.metrics import GENERATION_CLASSES
+from experiments.style import generation_colour, model_label, series_colour, split_colour
 from experiments.transition.acceptance import SMALL_K_ENTROPY
 from experiments.transition.training import MODEL_CHOICES
 
 __all__ = ["plot"]
 
-_MODEL_TITLES = {
-    "diffusion": "learned diffusion model",
-    "oracle": "exact Bayes denoiser (oracle)",
-    "classical": "classical Potts Hopfield",
-}
-_SPLIT_COLOURS = {"train": "C0", "test": "C3", "generated": "C2"}
-_CLASS_COLOURS = {"memorised": "#4c72b0", "spurious": "#dd8452", "generalised": "#55a868"}
+_ENTROPY_LINE = f"memorised: entropy ≤ {SMALL_K_ENTROPY:g} nats"
+
+
+def _seeds(df: pd.DataFrame) -> str:
+    """``"mean over n seeds"`` for a title or caption."""
+    n = int(df["seed"].nunique()) if "seed" in df else 1
+    return f"mean over {n} seed{'s' if n != 1 else ''}"
 
 
 def _log_k_axis(ax, ks) -> None:
@@ -35,16 +37,14 @@ def _log_k_axis(ax, ks) -> None:
 
 def _recovery_figure(results: pd.DataFrame):
     import matplotlib.pyplot as plt
-    import seaborn as sns
-    from matplotlib.lines import Line2D
 
     rec = results[results["kind"] == "recovery"]
     datasets = list(dict.fromkeys(rec["dataset"]))
     mods = [m for m in MODEL_CHOICES if m in set(rec["model"])]
     ts = sorted(rec["t"].unique())
-    colours = dict(zip(ts, sns.color_palette("viridis_r", n_colors=len(ts)), strict=True))
+    colours = {t: series_colour(i) for i, t in enumerate(ts)}
     fig, axes = plt.subplots(
-        len(datasets), len(mods), figsize=(4.0 * len(mods), 3.3 * len(datasets)), sharey=True, squeeze=False
+        len(datasets), len(mods), figsize=(PAGE_WIDTH, 2.1 * len(datasets)), sharey=True, squeeze=False
     )
     for i, ds in enumerate(datasets):
         sub = rec[rec["dataset"] == ds]
@@ -52,30 +52,28 @@ def _recovery_figure(results: pd.DataFrame):
         ks = sorted(sub["K"].unique())
         for j, model in enumerate(mods):
             ax = axes[i, j]
-            for t in ts:
-                for split, ls in (("train", "-"), ("test", "--")):
-                    if (model, split, t) in mean.index.droplevel("K"):
-                        y = mean.loc[(model, split, t)]
-                        ax.plot(y.index, y.values, ls=ls, marker="o", ms=3.5, color=colours[t], lw=1.6)
+            keys = [(t, sp) for t in ts for sp in ("train", "test") if (model, sp, t) in mean.index.droplevel("K")]
+            # coinciding curves take turns showing their marker, so none hides another
+            marks = alternate_markers({key: mean.loc[(model, key[1], key[0])].to_dict() for key in keys})
+            for t, split in keys:
+                y = mean.loc[(model, split, t)]
+                every = [n for n, k in enumerate(y.index) if k in set(marks[(t, split)])]
+                ls = "-" if split == "train" else "--"
+                ax.plot(y.index, y.values, ls=ls, marker="o", markevery=every, ms=3.5, color=colours[t], lw=1.4)
+                ax.lines[-1].set_label(f"t = {t:g}, {split}")
             if model == "diffusion" and "oracle" in mods:
                 # the memory's floor on held-out data: what shared tokens alone restore
                 y = mean.loc[("oracle", "test", ts[0])]
-                ax.plot(y.index, y.values, ls=":", color="0.55", lw=1.0)
+                ax.plot(y.index, y.values, ls=":", color="0.55", lw=1.0, label=f"oracle test, t = {ts[0]:g}")
             _log_k_axis(ax, ks)
             ax.set_ylim(-0.02, 1.02)
-            ax.set_title(f"{_MODEL_TITLES[model]} ({ds})", fontsize=9)
+            ax.set_title(f"{model_label(model)} ({ds})")
             ax.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
             ax.set_ylabel("token recovery" if j == 0 else "")
-    handles = [Line2D([], [], color=colours[t], lw=2, label=f"t = {t:g}") for t in ts]
-    handles += [
-        Line2D([], [], color="0.2", ls="-", label="train"),
-        Line2D([], [], color="0.2", ls="--", label="test"),
-    ]
-    if "oracle" in mods and "diffusion" in mods:
-        handles.append(Line2D([], [], color="0.55", ls=":", label=f"oracle test, t = {ts[0]:g}"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, -0.04))
-    fig.suptitle("Token recovery of corrupted sequences against the number of training sequences", y=1.0)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.suptitle(f"Token recovery against the number of training sequences ({_seeds(rec)})")
+    fig.tight_layout()
+    columns = [[f"t = {t:g}, {split}" for split in ("train", "test")] for t in ts]
+    legend_below(fig, axes.ravel(), columns=columns)
     return fig
 
 
@@ -84,7 +82,7 @@ def _entropy_figure(results: pd.DataFrame):
 
     ent = results[results["kind"] == "entropy"]
     datasets = list(dict.fromkeys(ent["dataset"]))
-    fig, axes = plt.subplots(len(datasets), 2, figsize=(9.0, 3.3 * len(datasets)), squeeze=False)
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(PAGE_WIDTH, 2.6 * len(datasets)), squeeze=False)
     for i, ds in enumerate(datasets):
         mean = ent[ent["dataset"] == ds].groupby(["model", "split", "K"])["entropy"].mean()
         ks = sorted(ent.loc[ent["dataset"] == ds, "K"].unique())
@@ -92,30 +90,32 @@ def _entropy_figure(results: pd.DataFrame):
         for split in ("train", "test", "generated"):
             if ("diffusion", split) in mean.index.droplevel("K"):
                 y = mean.loc[("diffusion", split)]
-                ax.plot(y.index, y.values, marker="o", ms=3.5, color=_SPLIT_COLOURS[split], label=f"learned, {split}")
+                ax.plot(y.index, y.values, marker="o", ms=3.5, color=split_colour(split), label=f"learned, {split}")
             if ("oracle", split) in mean.index.droplevel("K"):
                 y = mean.loc[("oracle", split)]
-                ax.plot(y.index, y.values, color=_SPLIT_COLOURS[split], lw=0.8, ls=":", alpha=0.7)
-        ax.axhline(SMALL_K_ENTROPY, color="0.7", lw=0.8)
+                ax.plot(y.index, y.values, color=split_colour(split), lw=0.8, ls=":", label=f"oracle, {split}")
+        ax.axhline(SMALL_K_ENTROPY, color="0.7", lw=0.8, label=_ENTROPY_LINE)
         ax.set_ylabel("mean conditional entropy (nats)")
-        ax.set_title(rf"entropy of $p(x_0^i \mid x^{{-i}})$ at t = 1e-5 ({ds}); dotted: oracle", fontsize=9)
-        ax.legend(fontsize=7, frameon=False)
+        ax.set_title(rf"entropy of $p(x_0^i \mid x^{{-i}})$, t = 1e-5 ({ds}; {_seeds(ent)})")
         if ("diffusion", "train") in mean.index.droplevel("K"):
             tr = mean.loc[("diffusion", "train")]
             for split in ("test", "generated"):
                 if ("diffusion", split) in mean.index.droplevel("K"):
                     y = mean.loc[("diffusion", split)] - tr
                     gap_ax.plot(
-                        y.index, y.values, marker="o", ms=3.5, color=_SPLIT_COLOURS[split], label=f"{split} - train"
+                        y.index, y.values, marker="o", ms=3.5, color=split_colour(split), label=f"{split} - train"
                     )
-        gap_ax.axhline(0.0, color="0.6", lw=0.8)
+        gap_ax.axhline(0.0, color="0.6", lw=0.8, label="no gap")
         gap_ax.set_ylabel("entropy gap (nats)")
-        gap_ax.set_title("learned model: gap to the training sequences", fontsize=9)
-        gap_ax.legend(fontsize=7, frameon=False)
+        gap_ax.set_title("learned model: gap to the training sequences")
         for a in (ax, gap_ax):
             _log_k_axis(a, ks)
             a.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
     fig.tight_layout()
+    splits = ("train", "test", "generated")
+    columns = [[f"learned, {s}" for s in splits], [f"oracle, {s}" for s in splits]]
+    columns += [[f"{s} - train" for s in splits[1:]] + ["no gap"], [_ENTROPY_LINE]]
+    legend_below(fig, axes.ravel(), columns=columns)
     return fig
 
 
@@ -126,7 +126,7 @@ def _generation_figure(results: pd.DataFrame):
     datasets = list(dict.fromkeys(gen["dataset"]))
     mods = [m for m in MODEL_CHOICES if m in set(gen["model"])]
     fig, axes = plt.subplots(
-        len(datasets), len(mods), figsize=(4.0 * len(mods), 3.3 * len(datasets)), sharey=True, squeeze=False
+        len(datasets), len(mods), figsize=(PAGE_WIDTH, 2.1 * len(datasets)), sharey=True, squeeze=False
     )
     cols = [*GENERATION_CLASSES, "copy", "rule_fraction", "rule_valid"]
     for i, ds in enumerate(datasets):
@@ -138,7 +138,7 @@ def _generation_figure(results: pd.DataFrame):
                 ks,
                 *(mean[c].to_numpy() for c in GENERATION_CLASSES),
                 labels=list(GENERATION_CLASSES),
-                colors=[_CLASS_COLOURS[c] for c in GENERATION_CLASSES],
+                colors=[generation_colour(c) for c in GENERATION_CLASSES],
                 alpha=0.85,
             )
             ax.plot(ks, mean["copy"], color="0.1", ls=":", marker="x", ms=4, label="exact copies")
@@ -151,13 +151,12 @@ def _generation_figure(results: pd.DataFrame):
             if len(ks) > 1:
                 ax.set_xlim(ks[0], ks[-1])
             ax.set_ylim(0, 1)
-            ax.set_title(f"{_MODEL_TITLES[model]} ({ds})", fontsize=9)
+            ax.set_title(f"{model_label(model)} ({ds})")
             ax.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
             ax.set_ylabel("share of generations" if j == 0 else "")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, -0.04))
-    fig.suptitle("Generations from pure noise: memorised / spurious / generalised (Hamming thresholds)", y=1.0)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.suptitle(f"Generations from pure noise, classed by Hamming thresholds ({_seeds(gen)})")
+    fig.tight_layout()
+    legend_below(fig, axes.ravel(), ncol=4)  # every label once, from all panels (datasets differ)
     return fig
 
 
@@ -166,7 +165,7 @@ def _divergence_figure(results: pd.DataFrame):
 
     div = results[results["kind"] == "divergence"]
     datasets = list(dict.fromkeys(div["dataset"]))
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.3))
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 2.6))
     for k, ds in enumerate(datasets):
         sub = div[div["dataset"] == ds]
         mean = sub.groupby(["split", "K"])[["kl", "tv"]].mean()
@@ -174,17 +173,18 @@ def _divergence_figure(results: pd.DataFrame):
             for split, ls in (("train", "-"), ("test", "--")):
                 if split in mean.index.get_level_values(0):
                     y = mean.loc[split, col]
-                    ax.plot(y.index, y.values, ls=ls, marker="o", ms=3.5, color=f"C{k}", label=f"{ds}, {split}")
+                    colour = series_colour(k)
+                    ax.plot(y.index, y.values, ls=ls, marker="o", ms=3.5, color=colour, label=f"{ds}, {split}")
     t = div["t"].iloc[0] if len(div) else math.nan
     ks = sorted(div["K"].unique())
     for ax, label in zip(axes, ("KL(oracle || learned) (nats)", "total variation"), strict=True):
         _log_k_axis(ax, ks)
         ax.set_xlabel("training sequences K")
         ax.set_ylabel(label)
-        ax.legend(fontsize=7, frameon=False)
-    axes[0].set_title(f"learned vs oracle leave-one-out prediction, t = {t:g}", fontsize=9)
-    axes[1].set_title("solid: corrupted train, dashed: corrupted test", fontsize=9)
+    axes[0].set_title(f"learned vs oracle prediction, t = {t:g} ({_seeds(div)})")
+    axes[1].set_title("solid: corrupted train, dashed: corrupted test")
     fig.tight_layout()
+    legend_below(fig, axes, ncol=len(datasets))
     return fig
 
 

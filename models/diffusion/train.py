@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from filelock import Timeout
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # terminal bars only: tqdm.auto warns in notebooks without ipywidgets
 
 from models.diffusion.checkpoint import (
     CheckpointError,

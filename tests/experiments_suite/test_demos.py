@@ -1,4 +1,4 @@
-"""Teaching demos (issue 7): every demo writes its PNG and GIF, and the claims it prints hold.
+"""Teaching demos: every demo writes its PNG and GIF, and the claims it prints hold.
 
 The fast tests call the demo functions directly and check the measured numbers behind the
 printed notes; the slow test runs each demo from the command line with its default
@@ -22,11 +22,12 @@ pytest.importorskip("PIL")
 def _check_files(demo: demos.Demo, name: str) -> None:
     from PIL import Image
 
+    from tests.figures.test_animation import check_gif
+
     png, gif = demo.paths[:2]
     assert png.name == f"{name}.png" and png.stat().st_size > 10_000
     assert gif.name == f"{name}.gif" and gif.stat().st_size > 10_000
-    with Image.open(gif) as im:
-        assert im.n_frames > 2  # an animation, not a still
+    check_gif(gif)  # wide enough, every frame a visible change, first and last held
     with Image.open(png) as im:
         assert im.width > 800 and im.height > 400
     assert 2 <= len(demo.notes) <= 4
@@ -92,7 +93,7 @@ def test_diffusion_claims(tmp_path):
     d = demos.diffusion(tmp_path, seed=0, many_steps=None if usable else 50)
     _check_files(d, "diffusion")
     n = d.numbers
-    # Few sentences: memorised (paper.md 6.2, signature 1).
+    # Few sentences: memorised (Pham et al. 2026: near-zero conditional entropy, copies).
     assert n["few_exact"] >= 3
     assert n["few_entropy_train"] <= 0.15
     assert n["few_copies"] >= n["n_generate"] - 1
@@ -166,7 +167,7 @@ def test_cli_demo_prints_paths(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["letters", "digits", "beta", "diffusion"])
 def test_default_demo_under_a_minute(tmp_path, name):
-    """The issue's budget: each demo, default settings, fresh process and out dir, < 60 s on 2 cores."""
+    """The time budget: each demo, default settings, fresh process and out dir, < 60 s on 2 cores."""
     cmd = [sys.executable, "-m", "experiments", "demo", name, "--out", str(tmp_path)]
     tic = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
