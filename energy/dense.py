@@ -16,7 +16,7 @@ All arithmetic is float64.
   ``E = -(1/beta) logsumexp(beta o)``: it orders states identically and has the same
   local minima, so the dynamics and the "energy never increases" property are unchanged.
 
-* Modern Hopfield net (Ramsauer et al. 2021, Eq. 2; theory.md 2.8)::
+* Modern Hopfield net (Ramsauer et al. 2021, Eq. 2; docs/theory.md §2.8)::
 
       E(xi) = -lse(beta, X xi) + 1/2 xi.xi + beta^-1 ln K + 1/2 M^2,
       lse(beta, z) = beta^-1 ln sum_mu exp(beta z_mu),   M = max_mu |x_mu|,

@@ -1,14 +1,14 @@
 """Energies and entropies of uniform discrete diffusion over a stored set (pure functions).
 
 For a stored set ``{xi_mu}`` with uniform prior and uniform-noise corruption at keep
-probability ``alpha``, the noisy marginal is (reference/paper.md 5.2)::
+probability ``alpha``, the noisy marginal is (docs/theory.md §4.2)::
 
     p_t(x) = ((1 - alpha) / V)^L / K * sum_mu exp(beta A_mu(x)),   beta = log(1 + V alpha / (1 - alpha))
 
 with ``A_mu(x) = #{i : x^i = xi_mu^i}`` the agreements (the one-hot inner product).  So
 ``-log p_t`` is, up to a constant, the log-sum-exp (DenseAM / modern Hopfield) energy
 ``E_beta(x) = -log sum_mu exp(beta A_mu(x))``.  Single-site leave-one-out argmax updates
-never increase it (diffusion.md 4.4).
+never increase it (docs/theory.md §4.4).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def lse_energy(states: Tensor, patterns: Tensor, beta: float | Tensor, codes: Te
     """Log-sum-exp energy ``E_beta(x) = -log sum_mu exp(beta A_mu(x))``, float64.
 
     Not divided by ``beta``: in this form ``E_beta = -log p_t(x) + const`` exactly, and
-    ``E(x^{i<-v}) = -log Z^{(-i)} - log(1 + (e^beta - 1) pi^i(v))`` (diffusion.md 4.4).
+    ``E(x^{i<-v}) = -log Z^{(-i)} - log(1 + (e^beta - 1) pi^i(v))`` (docs/theory.md §4.4).
 
     Parameters
     ----------
@@ -136,7 +136,7 @@ def log_marginal(states: Tensor, patterns: Tensor, alpha: float, vocab_size: int
 def conditional_entropy(log_probs: Tensor) -> Tensor:
     """Mean over positions of the per-token entropy ``-sum_v p log p`` in nats.
 
-    This is the memorisation probe of paper.md 3: applied to a NELBO-trained network at
+    This is the memorisation probe of docs/theory.md §6.5: applied to a NELBO-trained network at
     ``t ~ 0`` it measures the *context-only* (leave-one-out) uncertainty of each token.
 
     Parameters

@@ -13,7 +13,7 @@ or couplings) and returns numbers.  The classical family lives here:
 Every builder returns an exactly symmetric matrix: the energy descent of asynchronous
 dynamics (Hopfield 1982) and the fixed-point-or-2-cycle theorem of synchronous dynamics
 (Goles et al. 1985) both rest on ``W = W^T``, and floating-point products do not always
-give it for free.  Builders compute in float64 (see ``reference/theory.md`` §4.1).
+give it for free.  Builders compute in float64 (see ``docs/theory.md`` §5.6).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def hebb_weights(spins: Tensor, zero_diagonal: bool = True) -> Tensor:
     spins : Tensor
         ``(K, N)`` stored patterns in ``{-1, +1}``.
     zero_diagonal : bool
-        Set ``w_ii = 0`` (the usual convention; theory.md §2.1).
+        Set ``w_ii = 0`` (the usual convention; docs/theory.md §2.1).
 
     Returns
     -------
@@ -144,7 +144,7 @@ def pseudoinverse_weights(spins: Tensor, zero_diagonal: bool = True) -> Tensor:
         ``(K, N)`` stored patterns in ``{-1, +1}``.
     zero_diagonal : bool
         Set ``w_ii = 0``.  Keeping the diagonal (``w_ii ~ K/N``) stabilises every state a
-        little and shrinks the basins (theory.md §2.4).
+        little and shrinks the basins (docs/theory.md §2.4).
 
     Returns
     -------
@@ -201,7 +201,7 @@ def potts_couplings(tokens: Tensor, V: int, zero_diagonal: bool = True) -> Tenso
 
     Kanter 1988: each site carries the code ``V e_k - 1`` of its token, and the couplings
     are Hebbian in those codes; ``N = L`` is the number of sites.  Capacity scales as
-    ``V (V - 1) / 2`` times the binary one (theory.md §4, C17).
+    ``V (V - 1) / 2`` times the binary one (docs/theory.md §5, C17).
 
     Parameters
     ----------

@@ -7,7 +7,7 @@ pattern set for every memory at a given ``(N, K, seed)``):
 * ``frac_exact``: patterns retrieved exactly from queries with 10 % of the bits flipped;
 * ``frac_m95``: patterns retrieved with final overlap ``m >= 0.95`` (at most 2.5 %
   wrong bits), the sense of "retrieval" in Amit-Gutfreund-Sompolinsky's
-  ``alpha_c = 0.138`` (retrieval with < 1.5 % errors, theory.md 2.1).
+  ``alpha_c = 0.138`` (retrieval with < 1.5 % errors, docs/theory.md §2.1).
 
 The capacity estimate of a memory is the largest load up to which at least 90 % of
 the probes are retrieved (``frac_m95``; ``frac_exact`` is reported beside it and
@@ -66,7 +66,7 @@ class Config:
     (exactly) in every query; ``n_probe`` stored patterns are probed per cell.
     ``max_quadratic_load`` caps the loads given to the quadratic-energy memories
     (classical nets and dense n = 2): none of them stores more than ``N`` patterns
-    (the pseudo-inverse bound, theory.md 2.4), so larger loads only cost time.
+    (the pseudo-inverse bound, docs/theory.md §2.4), so larger loads only cost time.
     """
 
     models: tuple[str, ...] = zoo.HOPFIELD_MODELS

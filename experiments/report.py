@@ -36,7 +36,7 @@ from experiments.style import MARK_COLOURS
 
 __all__ = ["KeyTable", "KEY_TABLES", "find_studies", "seed_spread", "write_report", "main"]
 
-GLOSSARY = Path(__file__).resolve().parent.parent / "docs" / "results.md"
+GLOSSARY = Path(__file__).resolve().parent.parent / "docs/results.md"
 PASS_COLOUR, FAIL_COLOUR = MARK_COLOURS["pass"], MARK_COLOURS["fail"]
 
 

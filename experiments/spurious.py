@@ -6,21 +6,21 @@ kinds of start are run to their final state:
 
 * ``random``: uniform random states (:func:`experiments.corruption.random_states`);
 * ``corrupted``: stored patterns with a fraction ``flip = 0.4`` of the bits flipped (heavy corruption,
-  just inside the basin of a Hebbian net at low load, theory.md C7c);
+  just inside the basin of a Hebbian net at low load, docs/theory.md §5.1, C7c);
 * ``mixture``: symmetric 3-mixtures ``sign(xi^1 + xi^2 + xi^3)`` of random triples of
   stored patterns (:func:`experiments.metrics.symmetric_mixtures`), overlap 1/2 with
-  each component (theory.md 2.3, C6a).
+  each component (docs/theory.md §2.3, §5.1, C6a).
 
 Each final state gets one class of :data:`experiments.metrics.OUTCOMES` (exact match
 for "retrieved", "other stored", "reversed" and "unseen test"; ``max |m| > 0.9`` not
 exact: "near stored"; ``0.3 < max |m| <= 0.9``: "mixture-like"; ``<= 0.3``:
-"spin-glass-like", the thresholds of theory.md 2.3).  The *target* that "retrieved"
+"spin-glass-like", the thresholds of docs/theory.md §2.3).  The *target* that "retrieved"
 refers to is the source pattern of a corrupted start and the nearest stored pattern
 (in Hamming distance) of a random or mixture start.
 
 For mixture starts the table also holds whether the mixture itself is a fixed point:
 ``unstable_bits``, the fraction of positions that one synchronous update of the memory
-changes at the mixture (theory.md C6b/C6c: 0 at ``alpha = 0.01``, > 0 at
+changes at the mixture (docs/theory.md §5.1, C6b/C6c: 0 at ``alpha = 0.01``, > 0 at
 ``alpha = 0.05`` for the Hebbian net), and the component overlaps after the dynamics
 (C6, "drifts toward one component" above ``alpha = 0.03``).
 
@@ -88,7 +88,7 @@ class Config:
 PRESETS = {
     "quick": Config(),
     "paper": Config(
-        # N = 1000 as in theory.md 2.3: the share of pure endpoints from random starts is strongly
+        # N = 1000 as in docs/theory.md §2.3: the share of pure endpoints from random starts is strongly
         # finite-size (about 0.65 at N = 200, 0.02 at N = 1000 for Hebb at alpha = 0.05).
         N=1000,
         loads=(0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.12, 0.14, 0.17, 0.2, 0.25, 0.3),

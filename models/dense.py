@@ -4,7 +4,7 @@ The memory *is* its energy (``energy.dense``): ``E(s) = -sum_mu F(o_mu(s))`` ove
 overlaps ``o_mu`` of the state with the ``K`` stored patterns (spin overlaps for
 ``V = 2``, one-hot agreement counts for ``V > 2``). A site update sets the token of one
 site to the value of lowest energy with all other sites fixed; for spins this is
-Krotov's rule ``s_i <- sign(E(s_i=-1) - E(s_i=+1))`` (theory.md 2.6).
+Krotov's rule ``s_i <- sign(E(s_i=-1) - E(s_i=+1))`` (docs/theory.md §2.6).
 
 Only energy *differences* are ever computed, from a ``(B, K)`` overlap matrix that is
 kept up to date incrementally as sites change, so one site update costs ``O(B V K)``.
@@ -356,7 +356,7 @@ class DenseHopfield(AssociativeMemory):
 
         The update sets ``s_i = sign(field)`` and keeps ``s_i`` when the field is 0. For
         ``F = "poly"``, ``n = 2`` it equals ``4 N`` times the zero-diagonal Hebbian field
-        ``sum_j W_ij s_j``, ``W = X^T X / N`` (theory.md 2.6).
+        ``sum_j W_ij s_j``, ``W = X^T X / N`` (docs/theory.md §2.6).
 
         Parameters
         ----------

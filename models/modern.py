@@ -12,7 +12,7 @@ reads tokens back per position (sign for spins, argmax for one-hot).
 
 On one-hot codes ``X xi`` counts agreeing positions, so :meth:`ModernHopfield.association`
 is ``softmax(beta * matches)``: the exact Bayes posterior over stored sequences of
-uniform-noise discrete diffusion at ``beta(t)`` (theory.md 2.10).
+uniform-noise discrete diffusion at ``beta(t)`` (docs/theory.md §2.10).
 
 The optional ``backend="hflayers"`` runs the same update through ``hflayers.Hopfield``
 (ml-jku/hopfield-layers) configured as a pure memory; it is imported only when asked for.

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 THEORY = ROOT / "docs/theory.md"
 EXTENSIONS = {".py", ".md", ".ipynb", ".toml"}
@@ -106,7 +104,6 @@ def cited_theory_sections(text: str, in_page: bool = False) -> list[str]:
     return [s for span in spans for pair in SECTION_REF.findall(span) for s in pair if s]
 
 
-@pytest.mark.xfail(strict=False, reason="citations rewritten at merge")
 def test_no_citation_points_outside_the_repository():
     found = [f for path in repo_files() for f in outside_citations(path)]
     assert not found, f"{len(found)} citation(s) outside the repository:\n" + "\n".join(found)

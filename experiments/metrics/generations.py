@@ -18,7 +18,7 @@ from experiments.metrics.distances import check_same_length, check_states, hammi
 
 __all__ = ["GENERATION_CLASSES", "generation_distances", "classify_generations"]
 
-#: Classes of generated samples (paper.md section 4.3), in code order.
+#: Classes of generated samples (docs/theory.md §6.7), in code order.
 GENERATION_CLASSES: tuple[str, ...] = ("memorised", "spurious", "generalised")
 
 
@@ -52,7 +52,7 @@ def generation_distances(samples: Tensor, train: Tensor) -> tuple[Tensor, Tensor
 
 
 def classify_generations(samples: Tensor, train: Tensor, delta_m: float = 0.1, delta_s: float = 0.1) -> pd.Categorical:
-    """Memorised / spurious / generalised, the discrete analogue of paper.md section 4.3.
+    """Memorised / spurious / generalised, the discrete analogue of docs/theory.md §6.7.
 
     A sample is *memorised* if its Hamming fraction to the nearest training pattern is
     ``<= delta_m``; *spurious* if not memorised and its Hamming fraction to the nearest

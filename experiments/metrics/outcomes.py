@@ -93,7 +93,7 @@ def outcome_codes(
     tol : float
         Hamming fraction in ``[0, 1)`` within which a state matches a pattern.
     bounds : (float, float)
-        ``(low, high)`` overlap thresholds, default ``(0.3, 0.9)`` (theory.md 2.3).
+        ``(low, high)`` overlap thresholds, default ``(0.3, 0.9)`` (docs/theory.md §2.3).
 
     Returns
     -------
@@ -181,7 +181,7 @@ def outcome_classes(
 def symmetric_mixtures(
     patterns: Tensor, s: int = 3, n: int | None = None, generator: torch.Generator | None = None
 ) -> tuple[Tensor, Tensor]:
-    """Symmetric mixture states ``sign(xi^1 + ... + xi^s)`` of binary patterns (theory.md 2.3).
+    """Symmetric mixture states ``sign(xi^1 + ... + xi^s)`` of binary patterns (docs/theory.md §2.3).
 
     For random patterns the overlap of a 3-mixture with each component is 1/2 in
     expectation (``2^(1-s) C(s-1, (s-1)/2)`` in general).

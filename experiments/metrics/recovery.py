@@ -89,7 +89,7 @@ def critical_radius(
 ) -> Tensor:
     """Largest corruption level at which each pattern is still recovered with rate ``>= threshold``.
 
-    The basin-size scalar of paper.md section 2 (``t*``) and the predecessor's critical
+    The basin-size scalar of docs/theory.md §6.4 (``t*``) and the predecessor's critical
     time: a number of flips ``k`` or a diffusion time ``t`` per pattern.
 
     Parameters

@@ -2,7 +2,7 @@
 
 I.i.d. random patterns have no rule, so a diffusion model trained on them can only
 memorise; these languages give the memorisation -> generalisation transition something
-to generalise to (reference/paper.md sections 1.8 and 6.1).  Each generator comes with a
+to generalise to (docs/theory.md §6.3 and §7.1).  Each generator comes with a
 validity checker and a per-adjacent-pair rule fraction, used to score generations.
 """
 
@@ -44,7 +44,7 @@ def _check_seqs(seqs: Any, name: str = "seqs", min_length: int = 2) -> Tensor:
 def div4_language(
     K: int, L: int = 32, vocab_size: int = 32, n_test: int = 128, seed: int = 42, test_seed: int = 41
 ) -> PatternSet:
-    """Sequences of the synthetic "divide by 4" language (reference/paper.md section 1.8).
+    """Sequences of the synthetic "divide by 4" language (docs/theory.md §6.3).
 
     Position 0 is BOS ``= V - 2`` and position ``L - 1`` is EOS ``= V - 1``.  The
     interior is filled right to left: start from a uniform ``r`` in ``[0, V - 3]``,
@@ -141,7 +141,7 @@ def div4_rule_fraction(seqs: Tensor, vocab_size: int) -> Tensor:
     A pair ``(left, right)`` obeys it when both are interior values and
     ``right == 0 or left == right // 4``; the first pair must be (BOS, interior value)
     and the last (interior value, EOS).  The score of generalisation quality for
-    generated sequences (reference/paper.md section 6.1).
+    generated sequences (docs/theory.md §7.1).
 
     Returns
     -------

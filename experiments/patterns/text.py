@@ -1,6 +1,6 @@
 """Real English text as character-level token sequences.
 
-Two offline sources (reference/ecosystem.md section 1b):
+Two offline sources (docs/theory.md §7.1):
 
 * ``"lee"``: the Lee news corpus that ships inside the gensim wheel.  Only its data file
   is read; gensim itself is never imported (its dependencies need not work).

@@ -1,7 +1,7 @@
 """Memorisation -> generalisation: a diffusion memory trained on more and more sequences.
 
 The laptop-scale version of the headline experiment of Pham et al. 2026
-(reference/paper.md sections 2-4 and the CPU recipe of section 6).  For every training
+(docs/theory.md §6.4-6.7 and the CPU recipe of §7).  For every training
 set size ``K`` (nested subsets: the first ``K`` sequences of one fixed pool, one fixed
 held-out test set) a :class:`~models.diffusion.memory.DiffusionMemory` is trained for the
 *same* number of steps, and three memories are evaluated on the same queries:
@@ -22,7 +22,7 @@ Per cell (dataset, ``K``, model size, steps, seed, evaluation settings) the tabl
   (diffusion / oracle: the stochastic ancestral sampler from ``t``, step ``dt``, final
   noise removal; classical: asynchronous dynamics, which ignore ``t``);
 * ``kind="entropy"``: mean conditional entropy of the leave-one-out prediction at
-  ``t = 1e-5`` (paper.md 3) on clean train, test and generated sequences;
+  ``t = 1e-5`` (docs/theory.md §6.5) on clean train, test and generated sequences;
 * ``kind="generation"``: ``n_generate`` samples from pure noise (classical: from uniform
   random states) classified memorised / spurious / generalised by Hamming thresholds
   (:func:`experiments.metrics.classify_generations`, ``delta_m = delta_s = delta``), plus

@@ -64,7 +64,7 @@ class Config:
 
     models: tuple[str, ...] = MODEL_CHOICES
     datasets: tuple[str, ...] = ("div4",)
-    # paper.md 6.1's sweep; 8 values cost the same wall time as 7 with two workers.
+    # docs/theory.md §7.1's sweep; 8 values cost the same wall time as 7 with two workers.
     Ks: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 1024)
     V: int = 32
     N: int = 32
@@ -91,18 +91,18 @@ class Config:
 
 
 PRESETS = {
-    # The CPU recipe of paper.md 6.1/6.4, ~10 minutes on 2 cores with --jobs 2, with three
+    # The CPU recipe of docs/theory.md §7.1/§7.4, ~10 minutes on 2 cores with --jobs 2, with three
     # choices made within or beyond it (docs/transition.md, "Choice of the recipe"):
-    # * 1500 steps, the low end of 6.1's 1500-2000, and dropout 0.1 as in the paper's DiT
-    #   (paper.md 1.6).  With 2000 steps and no dropout this 184 k-parameter network still
+    # * 1500 steps, the low end of §7.1's 1500-2000, and dropout 0.1 as in the paper's DiT
+    #   (docs/theory.md §6.1).  With 2000 steps and no dropout this 184 k-parameter network still
     #   memorised part of K = 128 (train - test gap 0.06-0.12 over seeds); now it memorises
     #   up to K = 16, K = 32 is intermediate and the curves meet at K = 128.
-    # * 1024 queries per split instead of 6.4's 128: on one K = 128 network the gap's
+    # * 1024 queries per split instead of §7.4's 128: on one K = 128 network the gap's
     #   standard deviation over query draws is ~0.04 with 128 queries, 0.018 with 512 and
     #   ~0.008 with 2048 (the paper uses 5000).
     "quick": Config(train_steps=1500, dropout=0.1, n_eval=1024),
     # The same experiment on English sentences (character level, V = 40; the Lee corpus
-    # when gensim is installed), on the recipe as 6.4 writes it: English has no rule that
+    # when gensim is installed), on the recipe as §7.4 writes it: English has no rule that
     # a 185 k-parameter network learns in seconds as well as div4, so it trains the full
     # 2000 steps without dropout, and a weaker test-recovery gain is expected.
     "text": Config(datasets=("text",), Ks=(4, 8, 16, 32, 64, 128, 512, 2048)),

@@ -1,6 +1,6 @@
 """A small bidirectional transformer denoiser with adaLN time conditioning (pure torch).
 
-A CPU-sized port of the DiT used by MDLM / UDLM / DUO (reference/diffusion.md 2.1-2.3):
+A CPU-sized port of the DiT used by MDLM / UDLM / DUO (docs/theory.md §3.5):
 
 * token embedding + **learned** absolute position embedding (short fixed ``L``; without
   positional information the net cannot memorise position-specific patterns);
@@ -15,7 +15,7 @@ A CPU-sized port of the DiT used by MDLM / UDLM / DUO (reference/diffusion.md 2.
   identity and the first prediction is exactly uniform (training starts from the prior).
 
 The output is ``log x_theta`` of shape ``(B, L, V)``: with the UDLM NELBO it learns the
-*leave-one-out* prediction ``p(x_0^i | x_t^{-i})`` (diffusion.md 4.3), not the full posterior.
+*leave-one-out* prediction ``p(x_0^i | x_t^{-i})`` (docs/theory.md §4.3), not the full posterior.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ __all__ = ["DenoiserConfig", "Denoiser", "timestep_embedding"]
 
 @dataclass(frozen=True)
 class DenoiserConfig:
-    """Hyperparameters of :class:`Denoiser` (defaults: the CPU recipe of paper.md 6.1)."""
+    """Hyperparameters of :class:`Denoiser` (defaults: the CPU recipe of docs/theory.md §7.1)."""
 
     vocab_size: int  # V
     length: int  # L, size of the learned position table

@@ -11,7 +11,7 @@
 assumed to be corrupted at that level.  ``noise=None`` means ``DEFAULT_NOISE = 0.25``
 (a quarter of the tokens resampled).  ``Retrieval.entropy`` is the mean per-token
 conditional entropy of the leave-one-out prediction at ``t = 1e-5`` on the final states
-(the memorisation probe of paper.md 3): ~0 when the rest of each sequence pins every token.
+(the memorisation probe of docs/theory.md §6.5): ~0 when the rest of each sequence pins every token.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ __all__ = ["DiffusionMemory", "OracleMemory", "DEFAULT_NOISE", "SAMPLERS", "ENTR
 
 #: Diffusion time assumed when ``retrieve`` gets ``noise=None``.
 DEFAULT_NOISE = 0.25
-#: Time at which ``Retrieval.entropy`` evaluates the prediction (paper.md 3: t = 1e-5).
+#: Time at which ``Retrieval.entropy`` evaluates the prediction (docs/theory.md §6.5: t = 1e-5).
 ENTROPY_TIME = samplers.T_END
 #: Iteration cap of the fixed-point samplers when ``max_steps`` is not given.
 FIXED_POINT_MAX_STEPS = 100
@@ -216,7 +216,7 @@ class DiffusionMemory(_DiffusionBase):
         AdamW learning rate (no weight decay, gradient clipping 1.0).
     dropout : float
         Dropout in attention and MLP during training, in ``[0, 1)``.  0 by default: it
-        hurts exact recall in short runs; the paper's DiT uses 0.1 (paper.md 1.6).
+        hurts exact recall in short runs; the paper's DiT uses 0.1 (docs/theory.md §6.1).
     sampler : {"ancestral", "argmax", "fixed_point", "async_fixed_point"}
         Retrieval dynamics (:mod:`models.diffusion.samplers`).
     dt : float

@@ -1,7 +1,7 @@
 """The exact Bayes denoiser of a stored set: a modern Hopfield update on one-hot codes.
 
 With the empirical data distribution (uniform over ``K`` stored patterns ``xi_mu``) and
-uniform-noise corruption, Bayes' rule gives (reference/diffusion.md 4.1-4.3)::
+uniform-noise corruption, Bayes' rule gives (docs/theory.md §4.1-4.3)::
 
     p(mu | x_t)          = softmax_mu(beta_t A_mu(x_t)),        A_mu = #{i : x_t^i = xi_mu^i}
     p(x_0^i = v | x_t)   = sum_mu p(mu | x_t) [xi_mu^i = v]                 (full posterior)
@@ -113,7 +113,7 @@ def loo_posterior(
     ``softmax_mu(beta A^{(-i)}) ∝ w_mu exp(-beta m_{i mu})`` with ``w = softmax(beta A)``;
     summing over the patterns with ``xi_mu^i = v`` gives
     ``pi^i(v) ∝ p(x_0^i = v | x_t) exp(-beta [v = x_t^i])`` -- the LOO <-> posterior
-    conversion of diffusion.md 4.3.  That route costs one ``(B, K) @ (K, L V)`` product
+    conversion of docs/theory.md §4.3.  That route costs one ``(B, K) @ (K, L V)`` product
     instead of a ``(B, L, K)`` tensor of per-position weights (5-10x faster at large ``K``)
     and agrees with the definition to ~1e-14.  ``direct=True`` evaluates the definition
     (``O(B L K)`` memory), kept as a cross-check.  ``codes`` as in :func:`pattern_posterior`,

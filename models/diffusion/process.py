@@ -1,17 +1,17 @@
 """Forward process, reverse posterior, NELBO and leave-one-out conversion of uniform diffusion.
 
 Per position, ``q(x_t | x_0) = Cat(alpha_t onehot(x_0) + (1 - alpha_t) / V)`` with the
-log-linear schedule of :mod:`models.diffusion.schedule` (reference/diffusion.md 1.2).
+log-linear schedule of :mod:`models.diffusion.schedule` (docs/theory.md §3.1).
 
 * :func:`corrupt` samples the forward process.
-* :func:`posterior` is the closed-form ``q(x_s | x_t, x_0)`` (diffusion.md 1.3); given a
+* :func:`posterior` is the closed-form ``q(x_s | x_t, x_0)`` (docs/theory.md §3.2); given a
   probability vector for ``x_0`` it is the plug-in reverse step, which equals D3PM's
   x0-parameterised mixture because numerator and denominator are linear in ``x_0``.
-* :func:`nelbo` is the UDLM continuous-time NELBO per token (diffusion.md 1.4).
+* :func:`nelbo` is the UDLM continuous-time NELBO per token (docs/theory.md §3.3).
 * :func:`min_time` / :func:`check_time`: the smallest diffusion time float64 resolves.
 * :func:`loo_to_posterior` / :func:`posterior_to_loo` convert between the leave-one-out
   prediction ``pi^i(v) = p(x_0^i = v | x_t^{-i})`` that the NELBO is minimised by and the
-  full posterior ``p(x_0^i = v | x_t)`` (diffusion.md 4.3).  They differ by one factor
+  full posterior ``p(x_0^i = v | x_t)`` (docs/theory.md §4.3).  They differ by one factor
   ``exp(beta_t)`` on the observed token.
 """
 
@@ -128,7 +128,7 @@ def posterior(
 ) -> Tensor:
     """Closed-form reverse posterior ``q(x_s | x_t, x_0)`` of uniform noise, ``0 <= s < t``.
 
-    With ``z = onehot(x_t)`` and ``x = x_0`` per position (diffusion.md 1.3)::
+    With ``z = onehot(x_t)`` and ``x = x_0`` per position (docs/theory.md §3.2)::
 
         num = V a_t (x * z) + (a_t|s - a_t) z + (a_s - a_t) x + (a_s - a_t)(1 - a_s) / (V a_s)
         q   = num / (V a_t <x, z> + 1 - a_t)
@@ -175,7 +175,7 @@ def nelbo(
     *,
     eps: float = EPS,
 ) -> Tensor:
-    """UDLM continuous-time NELBO integrand per token (diffusion.md 1.4), in nats per unit time.
+    """UDLM continuous-time NELBO integrand per token (docs/theory.md §3.3), in nats per unit time.
 
     With ``xbar = V a_t onehot(x_0) + (1 - a_t)``, ``xbar_theta = V a_t x_theta + (1 - a_t)``
     and ``z`` the observed noisy token::
@@ -235,7 +235,7 @@ def _beta_logits(x_t: Tensor, t: float | Tensor, like: Tensor, eps: float) -> Te
 
 
 def loo_to_posterior(log_loo: Tensor, x_t: Tensor, t: float | Tensor, *, eps: float = EPS) -> Tensor:
-    """Full posterior ``log p(x_0^i | x_t)`` from the leave-one-out prediction (diffusion.md 4.3).
+    """Full posterior ``log p(x_0^i | x_t)`` from the leave-one-out prediction (docs/theory.md §4.3).
 
     ``p(x_0^i = v | x_t) ∝ pi^i(v) exp(beta_t [v = x_t^i])``: the observed token is
     evidence worth a likelihood ratio ``e^beta = 1 + V a_t / (1 - a_t)``.  In logits,

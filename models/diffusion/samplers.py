@@ -5,7 +5,7 @@ and ``float64 (B,)`` times and returning the leave-one-out log-probabilities
 ``log p(x_0^i | x_t^{-i})`` of shape ``(B, L, V)``.  The trained network (through
 :class:`NetworkDenoiser`) and the exact :class:`~models.diffusion.oracle.Oracle` both are.
 
-Samplers (reference/diffusion.md 3):
+Samplers (docs/theory.md §3.6):
 
 * :func:`argmax` -- one network call, MAP read-out of the *full* posterior obtained from
   the LOO prediction (4.3); the analogue of one Hopfield update.
@@ -16,7 +16,7 @@ Samplers (reference/diffusion.md 3):
   coordinate descent on the log-sum-exp energy at ``beta(t)`` (4.4), so it never increases
   it and always converges.
 * :func:`ancestral` -- DDPM-style sampling from ``t`` down to ``t_end = 1e-5`` on a grid of
-  step ``dt``, each step drawn from the plug-in posterior ``q(x_s | x_t, pi)`` (1.3), then a
+  step ``dt``, each step drawn from the plug-in posterior ``q(x_s | x_t, pi)`` (§3.2), then a
   final noise-removal step to ``t = 0``.  Posterior and Gumbel-max draws are float64
   (float32 sampling measurably biases discrete samplers).
 * :func:`generate` -- ancestral sampling from pure noise (``t = 1``).
@@ -210,7 +210,7 @@ def async_fixed_point(
     after a sweep that changes nothing.
 
     The single-site update uses the LOO prediction, not the full posterior: for the
-    oracle, ``argmin_v E_beta(x^{i<-v}) = argmax_v pi^i(v)`` exactly (diffusion.md 4.4).
+    oracle, ``argmin_v E_beta(x^{i<-v}) = argmax_v pi^i(v)`` exactly (docs/theory.md §4.4).
 
     Returns
     -------
@@ -288,7 +288,7 @@ def ancestral(
     generator: torch.Generator | None = None,
     record: bool = False,
 ) -> Retrieval:
-    """Ancestral sampling from time ``t`` to 0 (reference/diffusion.md 3, paper.md 1.4).
+    """Ancestral sampling from time ``t`` to 0 (docs/theory.md §3.6, §6.2).
 
     On the grid of :func:`time_grid`, each step draws
     ``x_s ~ q(x_s | x_t, x_0 = pi(x_t, t))``, the plug-in posterior with the LOO

@@ -5,7 +5,7 @@
 tokens (possibly itself).  ``sigma(t) = -log alpha(t)`` is the total noise the
 denoiser is conditioned on, and ``beta(t) = log(1 + V alpha / (1 - alpha))`` is the
 inverse temperature at which the exact Bayes denoiser of a stored set is a modern
-Hopfield update on one-hot codes (reference/diffusion.md section 4.1).
+Hopfield update on one-hot codes (docs/theory.md §4.1).
 """
 
 from __future__ import annotations

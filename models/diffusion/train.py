@@ -1,6 +1,6 @@
 """Training loop of the denoiser on the UDLM NELBO, with exact checkpoint / resume.
 
-One step (reference/diffusion.md 1.4, paper.md 6.1):
+One step (docs/theory.md §3.3, §7.1):
 
 1. draw ``batch_size`` stored patterns with replacement;
 2. draw antithetic times ``t_k = t_min + (1 - t_min) ((u + k/B) mod 1)`` (lower variance
@@ -62,13 +62,13 @@ __all__ = [
 ]
 
 #: Models below this many parameters train on one CPU thread by default: on small
-#: kernels OpenMP overhead dominates (paper.md 6.1: 2 threads were 6x slower).
+#: kernels OpenMP overhead dominates (docs/theory.md §7.1: 2 threads were 6x slower).
 SMALL_MODEL = 2_000_000
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (defaults: the CPU recipe of paper.md 6.1)."""
+    """Optimisation settings (defaults: the CPU recipe of docs/theory.md §7.1)."""
 
     steps: int = 2000
     batch_size: int = 64

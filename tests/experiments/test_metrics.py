@@ -155,7 +155,7 @@ def test_outcome_classes_potts():
 
 
 def test_three_mixture_overlaps_are_one_half(seed):
-    # theory.md C6a: N = 1000, overlap with each component is 1/2 (sd about 0.027 each).
+    # docs/theory.md §5.1, C6a: N = 1000, overlap with each component is 1/2 (sd about 0.027 each).
     xi = random_patterns(30, 1000, seed=seed(0)).train
     states, comps = symmetric_mixtures(xi, s=3)
     assert states.shape == (10, 1000) and comps.tolist()[1] == [3, 4, 5]

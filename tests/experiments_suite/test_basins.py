@@ -1,4 +1,4 @@
-"""Basins experiment: Hebbian / pseudo-inverse / Storkey basins against theory.md, dense and modern
+"""Basins experiment: Hebbian / pseudo-inverse / Storkey basins against docs/theory.md, dense and modern
 memories beyond classical capacity, held-out patterns, critical radii, figures and the CLI path."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_rows_are_tidy_and_carry_the_pattern_hash():
 
 
 def test_hebbian_basin_at_low_load_c7a():
-    # theory.md C7a: N = 500, alpha = 0.05, 20 % flips -> P(final m >= 0.95) = 1.00; assert >= 0.95.
+    # docs/theory.md §5.1, C7a: N = 500, alpha = 0.05, 20 % flips -> P(final m >= 0.95) = 1.00; assert >= 0.95.
     df = _stored(_run("classical-hebb", N=500, load=0.05, flips=(0.2,), n_trials=4, n_probe=25))
     assert df["frac_m95"].mean() >= 0.95
     assert df["recovery"].mean() >= 0.95
@@ -60,13 +60,13 @@ def test_hebbian_basin_at_low_load_c7a():
 
 
 def test_hebbian_basin_near_capacity_shrinks_c7b():
-    # theory.md C7b: N = 500, alpha = 0.13, 30 % flips -> 0.12 (0-0.28); assert <= 0.4.
+    # docs/theory.md §5.1, C7b: N = 500, alpha = 0.13, 30 % flips -> 0.12 (0-0.28); assert <= 0.4.
     df = _stored(_run("classical-hebb", N=500, load=0.13, flips=(0.3,), n_trials=4, n_probe=25))
     assert df["frac_m95"].mean() <= 0.4
 
 
 def test_recovery_is_non_increasing_in_rho_c7c():
-    # theory.md C7c: P(m >= 0.95) monotone non-increasing in rho and alpha up to MC noise (+-0.1).
+    # docs/theory.md §5.1, C7c: P(m >= 0.95) monotone non-increasing in rho and alpha up to MC noise (+-0.1).
     flips = (0.1, 0.2, 0.3, 0.4)
     low = _stored(_run("classical-hebb", load=0.05, flips=flips, n_trials=5, n_probe=20))
     high = _stored(_run("classical-hebb", load=0.1, flips=flips, n_trials=5, n_probe=20))
@@ -81,7 +81,7 @@ def test_recovery_is_non_increasing_in_rho_c7c():
 
 
 def test_pseudoinverse_and_storkey_basins_at_alpha_03():
-    # theory.md 2.4 (N = 200, zero diagonal, alpha = 0.3): P(m >= 0.95) from 10 % / 20 % flips 1.00 / 0.71;
+    # docs/theory.md §2.4 (N = 200, zero diagonal, alpha = 0.3): P(m >= 0.95) from 10 % / 20 % flips 1.00 / 0.71;
     # 2.5: Storkey 0.92 / 0.46, Hebb 0 / 0.
     m95 = {
         m: _stored(_run(m, load=0.3, flips=(0.1, 0.2), n_trials=4)).groupby("flip")["frac_m95"].mean()
@@ -95,7 +95,7 @@ def test_pseudoinverse_and_storkey_basins_at_alpha_03():
 
 def test_dense_and_modern_retrieve_where_classical_fails():
     # alpha = 0.3 is twice the Hebbian alpha_c = 0.138, far below the dense n = 3 capacity
-    # N^2 / (6 ln N) = 362 at N = 100 (theory.md 2.6) and the exponential capacity of modern nets.
+    # N^2 / (6 ln N) = 362 at N = 100 (docs/theory.md §2.6) and the exponential capacity of modern nets.
     exact = {
         m: _stored(_run(m, N=100, load=0.3, flips=(0.2,), n_trials=4))["frac_exact"].mean()
         for m in ("dense-n3", "modern-b1", "oracle", "classical-hebb")

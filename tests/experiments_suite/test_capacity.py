@@ -1,4 +1,4 @@
-"""Capacity experiment: theory lines, estimates, and the classical/dense numbers of the issue."""
+"""Capacity experiment: theory lines, estimates, and the classical/dense targets (docs/theory.md §7.6)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from experiments import capacity, theory
 
 def test_theory_loads_match_theory_md():
     th = capacity.theory_loads(100)
-    # theory.md 2.6 table: N = 100, n = 3 -> K_max = N^2 / (6 ln N) = 362
+    # docs/theory.md §2.6 table: N = 100, n = 3 -> K_max = N^2 / (6 ln N) = 362
     assert th["Krotov-Hopfield n=3"] * 100 == pytest.approx(362, abs=1)
     assert capacity.theory_loads(200)["Krotov-Hopfield n=3"] * 200 == pytest.approx(1258, abs=1)
-    # theory.md 2.5: N = 200, N / sqrt(2 ln N) = 61 and N / (2 ln N) = 19
+    # docs/theory.md §2.5: N = 200, N / sqrt(2 ln N) = 61 and N / (2 ln N) = 19
     th200 = capacity.theory_loads(200)
     assert th200["Storkey N/sqrt(2 ln N)"] * 200 == pytest.approx(61, abs=0.6)
     assert th200["McEliece N/(2 ln N)"] * 200 == pytest.approx(19, abs=0.5)
@@ -69,7 +69,7 @@ def _sweep(model, loads, N=200, seeds=(101, 102, 103)):
 
 
 def test_hebbian_capacity_estimate_in_theory_range():
-    # Issue 5: the Hebbian estimate lies in [0.10, 0.17] N (AGS alpha_c = 0.138, theory.md 2.1).
+    # Target (docs/theory.md §7.6): Hebbian estimate in [0.10, 0.17] N (AGS alpha_c = 0.138, §2.1).
     df = _sweep("classical-hebb", (0.05, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.3))
     est = capacity.capacity_estimates(df).iloc[0]
     assert 0.10 <= est["capacity_load"] <= 0.17, est
@@ -77,7 +77,7 @@ def test_hebbian_capacity_estimate_in_theory_range():
 
 
 def test_dense_n3_stores_more_than_n_patterns():
-    # Krotov-Hopfield: N^2 / (6 ln N) = 1258 patterns at N = 200 (theory.md 2.6).
+    # Krotov-Hopfield: N^2 / (6 ln N) = 1258 patterns at N = 200 (docs/theory.md §2.6).
     df = _sweep("dense-n3", (0.5, 1.0, 1.5), seeds=(101,))
     est = capacity.capacity_estimates(df).iloc[0]
     assert est["capacity_load"] >= 1.0, df[["load", "frac_m95", "frac_exact"]]

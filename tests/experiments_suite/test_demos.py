@@ -40,7 +40,7 @@ def test_letters_claims(tmp_path):
     # A few nearly uncorrelated letters: the classical net retrieves all, from noise and from the top half.
     assert n["few_noisy_retrieved"] == n["n_few"] == 4
     assert n["few_erased_retrieved"] == 4
-    # Random starts reach reversed letters and mixtures too (theory.md 2.3).
+    # Random starts reach reversed letters and mixtures too (docs/theory.md §2.3).
     assert n["few_random"].get("reversed", 0) >= 1
     assert n["few_random"].get("mixture-like", 0) >= 1
     # All 26 letters: the classical net fails, and not for lack of capacity (26 < 0.138 N).
@@ -76,7 +76,7 @@ def test_beta_regimes(tmp_path):
     _check_files(d, "beta")
     n = d.numbers
     regimes = n["regimes"]
-    # The three kinds of fixed points appear in order of increasing beta (theory.md 2.8).
+    # The three kinds of fixed points appear in order of increasing beta (docs/theory.md §2.8).
     first = [regimes.index(r) for r in ("global", "metastable", "single")]
     assert first == sorted(first)
     i_g, i_m, i_s = first

@@ -1,4 +1,4 @@
-"""Spurious-state experiment: 3-mixture stability (theory.md C6a-c), random starts of the Hebbian
+"""Spurious-state experiment: 3-mixture stability (docs/theory.md §5.1, C6a-c), random starts of the Hebbian
 net (2.3), reversed states (C6d), memories without spurious attractors, figures and the CLI path."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_rows_are_tidy_and_shares_sum_to_one():
 
 
 def test_hebbian_3_mixtures_are_fixed_points_at_alpha_001_c6ab():
-    # theory.md C6a: overlap 1/2 with each component (|m - 0.5| < 0.05 at N = 1000);
+    # docs/theory.md §5.1, C6a: overlap 1/2 with each component (|m - 0.5| < 0.05 at N = 1000);
     # C6b: N = 1000, p = 10: unstable-bit fraction at the mixture == 0, so the dynamics leave it alone.
     df = _run("classical-hebb", N=1000, load=0.01, starts=("mixture",), n_starts=20)
     row = df.iloc[0]
@@ -51,7 +51,7 @@ def test_hebbian_3_mixtures_are_fixed_points_at_alpha_001_c6ab():
 
 
 def test_hebbian_3_mixtures_destabilise_at_alpha_005_c6c():
-    # theory.md C6c: N = 1000, p = 50: unstable fraction 0.0077 (0.003-0.011); assert mean > 0.002.
+    # docs/theory.md §5.1, C6c: N = 1000, p = 50: unstable fraction 0.0077 (0.003-0.011); assert mean > 0.002.
     # After the dynamics the state drifts toward one component (sorted |m| 0.73 / 0.13 / 0.08).
     df = _run("classical-hebb", N=1000, load=0.05, starts=("mixture",), n_starts=20)
     row = df.iloc[0]
@@ -60,7 +60,7 @@ def test_hebbian_3_mixtures_destabilise_at_alpha_005_c6c():
 
 
 def test_hebbian_random_starts_end_in_spurious_states_at_alpha_005():
-    # theory.md 2.3 (sim): alpha = 0.05, N = 1000, 60 random starts -> 0 pure endpoints (max|m| > 0.9),
+    # docs/theory.md §2.3 (sim): alpha = 0.05, N = 1000, 60 random starts -> 0 pure endpoints (max|m| > 0.9),
     # 56 mixture-like, 4 spin-glass-like.  Three reference draws of this code gave 0, 2 and 1 of 60; the
     # bound 9 of 60 leaves room for a true rate of a few per cent (P(>= 9 | p = 0.05) < 0.01).  The share
     # of pure endpoints is strongly finite-size: about 0.65 at N = 200 and 0.23 at N = 600 in the same code.
@@ -71,7 +71,7 @@ def test_hebbian_random_starts_end_in_spurious_states_at_alpha_005():
 
 
 def test_reversed_states_attract_quadratic_but_not_exponential_memories():
-    # theory.md C6d: -xi is a fixed point with the energy of xi, so random starts of the Hebbian net
+    # docs/theory.md §5.1, C6d: -xi is a fixed point with the energy of xi, so random starts of the Hebbian net
     # also end on reversed patterns; the modern / exponential memories have no reversed attractor and
     # (far below their capacity) no spurious states: every random start ends on a stored pattern.
     hebb = _shares(_run("classical-hebb", load=0.03, starts=("random",), n_starts=100), "random")
@@ -130,7 +130,7 @@ def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_quick_preset_shows_the_mixture_transition():
     # The README figure at N = 200: Hebbian 3-mixtures are fixed points at 0.02 and 0.03 and unstable
-    # from 0.05 (theory.md 2.3, AGS 1987); the modern net ends every random start on a pure state;
+    # from 0.05 (docs/theory.md §2.3, AGS 1987); the modern net ends every random start on a pure state;
     # the oracle's greedy fixed point at t = 1 (beta ~ 0) is the global average, never a pattern.
     cfg = spurious.PRESETS["quick"]
     df = pd.DataFrame([r for c in spurious.cells(cfg) for r in spurious.run_cell(c)])

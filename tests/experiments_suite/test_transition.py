@@ -1,6 +1,6 @@
 """Transition experiment: cells and checkpoint keys, data and rule scores, the divergence, one tiny
 cell end to end (rows, checkpoint reuse), acceptance logic, figures, the CLI path, and (slow) the
-acceptance signatures of issue 6 on the quick preset."""
+acceptance signatures (docs/theory.md §7.4) on the quick preset."""
 
 from __future__ import annotations
 
@@ -239,7 +239,7 @@ def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):
     assert {"transition_recovery.png", "transition_generations.pdf"} <= names
 
 
-# -- the acceptance signatures of issue 6 on the quick preset ---------------------------------
+# -- the acceptance signatures (docs/theory.md §7.4) on the quick preset ---------------------------------
 
 
 def _quick_results() -> pd.DataFrame | None:
@@ -281,15 +281,15 @@ def quick_checks(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_quick_preset_shows_the_memorisation_to_generalisation_transition(quick_checks):
-    """Issue 6 "done when" (paper.md 6.4), on div4 with V = L = 32, 1500 steps per K.
+    """The acceptance signatures (docs/theory.md §7.4), on div4 with V = L = 32, 1500 steps per K.
 
     At the smallest K the learned model memorises (train recovery >= 0.97 at every t,
     train entropy <= 0.15 nats, >= 90 % of generations copy a training sequence); from
     K = 128 it generalises (train and test recovery within 0.07 at t = 0.1 and 0.25, no
     copied generation, test recovery at t = 0.1 at least 0.1 above the oracle's); the
-    oracle keeps train recovery >= 0.94 at t <= 0.25 for every K.  Also paper.md 6.4's
-    floor at K <= 8 and H_train / H_test >= 0.9 from K = 128.  Thresholds: the issue and
-    paper.md 6.4, from the reference prototype of paper.md 6.3.  The K = 128 gap is the
+    oracle keeps train recovery >= 0.94 at t <= 0.25 for every K.  Also docs/theory.md §7.4's
+    floor at K <= 8 and H_train / H_test >= 0.9 from K = 128.  Thresholds:
+    docs/theory.md §7.4, set from the prototype numbers of §7.3.  The K = 128 gap is the
     tightest check: this run (seed 0, 1024 queries) measures 0.066 / 0.055 at t = 0.1 / 0.25
     against 0.07, with a measurement sd of ~0.013; seeds 1 and 2 give 0.045 / 0.060 and
     0.029 / 0.050 (docs/transition.md).

@@ -1,7 +1,7 @@
-"""Classical Hopfield family: theory checks (reference/theory.md §4), dynamics properties,
+"""Classical Hopfield family: theory checks (docs/theory.md §5), dynamics properties,
 learning rules and edge cases of :class:`models.classical.ClassicalHopfield`.
 
-Every statistical check states its row id in theory.md §4 and uses that row's tolerance
+Every statistical check states its row id in docs/theory.md §5 and uses that row's tolerance
 unless a comment gives the spread over seed offsets (``--seed-offset``) that made it wider:
 the rows were set on one draw, and a test must hold for every draw.  Stability is measured
 through ``unstable_sites``: a state is an exact fixed point iff no single-unit update would
@@ -74,7 +74,7 @@ def phi(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
 
-# -- theory checks, reference/theory.md §4 -------------------------------------------------
+# -- theory checks, docs/theory.md §5 -------------------------------------------------
 
 
 def test_C1_per_bit_instability_matches_crosstalk_formula(seed):
@@ -219,11 +219,11 @@ def test_C17_potts_stable_at_normalised_load_005(seed):
     assert instability(fit(P, V=4), P) <= 0.001  # offsets 0-999: max 2.5e-4, mean 1.8e-5
 
 
-# -- the issue's "done when" numbers (seeds 2024..., used nowhere else) ---------------------
+# -- acceptance targets of docs/theory.md §7.6 (seeds 2024..., used nowhere else) ---------------------
 
 
 def test_done_when_hebb_fixed_points_at_low_and_high_load(seed):
-    # The issue's 0.94 allows one unstable pattern of 20; offsets 0-2999 had two at one offset
+    # The 0.94 bar allows one unstable pattern of 20; offsets 0-2999 had two at one offset
     # (0.90), one at 36, so the bar allows two (three: P ~ 4e-7).  High load, offsets 0-1999:
     # mean 0.016, max 0.075 (6 of 80; 8 has P ~ 2e-5).
     N = 400
@@ -245,7 +245,7 @@ def test_done_when_async_retrieval_from_ten_percent_flips(seed):
     P = random_patterns(seed(2027), round(0.05 * N), N)
     r = fit(P).retrieve(flipped(P, N // 10, seed=seed(2028), copies=2), generator=gen(seed(2029)))
     # A stored pattern that is not a fixed point (2e-3 each, C2a) fails both of its queries:
-    # offsets 0-1999 gave 1.00 (1966), 0.975 (6), 0.95 (25, the issue's bar), 0.90 (2), 0.875 (1).
+    # offsets 0-1999 gave 1.00 (1966), 0.975 (6), 0.95 (25, the bar), 0.90 (2), 0.875 (1).
     assert float((r.states == P.repeat(2, 1)).all(dim=1).double().mean()) >= 0.8
 
 
@@ -266,7 +266,7 @@ def test_done_when_potts_has_no_unstable_sites(seed):
     assert float(kept.double().mean()) <= 1e-4
 
 
-# -- pseudo-inverse self-couplings (theory.md §2.4) ------------------------------------------
+# -- pseudo-inverse self-couplings (docs/theory.md §2.4) ------------------------------------------
 
 
 def test_pseudoinverse_diagonal_shrinks_basins(seed):

@@ -1,7 +1,7 @@
 """Theory checks for the dense associative memory (``models.dense``).
 
-Row ids (C10a, ...) and tolerances are those of shared/reference/theory.md section 4;
-the sources are Krotov & Hopfield 2016 (theory.md 2.6) and Demircigil et al. 2017 (2.7).
+Row ids (C10a, ...) and tolerances are those of docs/theory.md §5;
+the sources are Krotov & Hopfield 2016 (docs/theory.md §2.6) and Demircigil et al. 2017 (§2.7).
 Seeds come from the ``seed`` fixture; the comments give the spread of each checked number
 over seed offsets (``--seed-offset``).  Every check runs in a second or two on one core.
 """
@@ -32,12 +32,12 @@ def _phi(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
-# -- theory.md section 4 ---------------------------------------------------------------
+# -- docs/theory.md §5 ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("base", [101, 202, 303])
 def test_c10a_cubic_memory_keeps_K_2N_patterns_stable(base, seed):
-    # C10a (Krotov & Hopfield 2016; theory.md 2.6): F = x^3, N = 100, K = 200 = 2N, far above
+    # C10a (Krotov & Hopfield 2016; docs/theory.md §2.6): F = x^3, N = 100, K = 200 = 2N, far above
     # the classical 0.14 N; P_e = Phi(-sqrt(N^2 / 3K)) = 2e-5, so >= 97 % exactly stable.
     P = _tokens(200, 100, seed=seed(base))
     net = models.make("dense", F="poly", n=3).fit(P)
@@ -47,7 +47,7 @@ def test_c10a_cubic_memory_keeps_K_2N_patterns_stable(base, seed):
 
 
 def test_c10b_cubic_per_bit_instability_matches_signal_to_noise(seed):
-    # C10b (theory.md 2.6): F = x^3, N = 100, K = 500; per-bit instability at stored patterns
+    # C10b (docs/theory.md §2.6): F = x^3, N = 100, K = 500; per-bit instability at stored patterns
     # within x[0.5, 2] of Phi(-sqrt(N^(n-1) / ((2n-3)!! K))) = 0.0049. Averaged over 3 draws.
     N, K = 100, 500
     formula = _phi(-math.sqrt(N**2 / (3 * K)))
@@ -61,7 +61,7 @@ def test_c10b_cubic_per_bit_instability_matches_signal_to_noise(seed):
 
 
 def test_c10c_quadratic_memory_is_the_zero_diagonal_hebbian_net(seed):
-    # C10c (theory.md 2.6): n = 2, F = poly gives field = 4 N x Hebb field, exactly.
+    # C10c (docs/theory.md §2.6): n = 2, F = poly gives field = 4 N x Hebb field, exactly.
     N = 100
     P = _tokens(30, N, seed=seed(3))
     states = _tokens(16, N, seed=seed(4))
@@ -74,7 +74,7 @@ def test_c10c_quadratic_memory_is_the_zero_diagonal_hebbian_net(seed):
 
 
 def test_c11_exponential_memory_stores_2_to_the_N_over_2_patterns(seed):
-    # C11 (Demircigil et al. 2017; theory.md 2.7): F = exp, N = 24, K = 4096 = 2^(N/2),
+    # C11 (Demircigil et al. 2017; docs/theory.md §2.7): F = exp, N = 24, K = 4096 = 2^(N/2),
     # 100 probes: fraction of exactly stable stored patterns >= 0.95.
     P = _tokens(4096, 24, seed=seed(5))
     net = models.make("dense", F="exp", beta=1.0).fit(P)
@@ -117,7 +117,7 @@ def test_energy_is_the_pure_function_of_energy_dense(seed):
 @pytest.mark.parametrize("F", ["poly", "repoly", "exp"])
 @pytest.mark.parametrize("V", [2, 4])
 def test_energy_never_increases_along_async_trajectories(F, V, update, seed):
-    # Async dynamics are a descent on E (theory.md 2.2/2.6); sync ones are only checked to run.
+    # Async dynamics are a descent on E (docs/theory.md §2.2/§2.6); sync ones are only checked to run.
     L, K = 40, 60 if V == 2 else 30
     P = _tokens(K, L, V=V, seed=seed(10))
     net = models.make("dense", F=F, n=3, beta=0.5, update=update, max_steps=30).fit(P, vocab_size=V)

@@ -1,8 +1,8 @@
 """Theory checks for the modern Hopfield memory (``models.modern``).
 
-Row ids (C12a, ...) and tolerances are those of shared/reference/theory.md section 4; the
-source is Ramsauer et al., "Hopfield Networks is All You Need" (ICLR 2021; theory.md 2.8).
-Corruption follows the reference simulation: every bit flips independently with
+Row ids (C12a, ...) and tolerances are those of docs/theory.md §5; the
+source is Ramsauer et al., "Hopfield Networks is All You Need" (ICLR 2021; docs/theory.md §2.8).
+Corruption follows the calibration simulation of docs/theory.md §5: every bit flips independently with
 probability rho.  Seeds come from the ``seed`` fixture; the comments give the spread of each
 checked number over seed offsets (``--seed-offset``).
 """
@@ -36,7 +36,7 @@ def _exact_fraction(net, patterns, queries, **kw) -> float:
     return float((r.states == patterns).all(1).double().mean())
 
 
-# -- theory.md section 4 ---------------------------------------------------------------
+# -- docs/theory.md §5 ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("base", [17, 18])
@@ -203,7 +203,7 @@ def test_hflayers_backend_on_one_hot_codes(beta):
     assert torch.allclose(a.energies, b.energies, rtol=0, atol=1e-9)
 
 
-# -- the other identities of the issue -------------------------------------------------
+# -- further identities of the modern net -------------------------------------------------
 
 
 @pytest.mark.parametrize("encoding,V", [("spin", 2), ("onehot", 2), ("onehot", 5)])

@@ -1,4 +1,4 @@
-"""DiffusionMemory and OracleMemory beyond the conformance suite, and the issue's "done when"."""
+"""DiffusionMemory and OracleMemory beyond the conformance suite, and its acceptance target (docs/theory.md §7.6)."""
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ def test_conformance_entry_memorises_its_two_patterns(seed):
 
 @pytest.mark.slow
 def test_done_when_trained_memory_recovers_and_has_low_entropy(seed):
-    """Issue 4: 8 random sequences (L = 16, V = 8), default model, a few CPU minutes of training.
+    """Target (docs/theory.md §7.6): 8 random sequences (L = 16, V = 8), default model, a few CPU minutes of training.
 
     Measured (seeds 0-2 of the patterns, 1000-3000 steps): recovery 0.98-1.00, entropy < 0.02 nats.
     The oracle on the same setting: recovery 1.00 at every offset 0-39 (as in the test above).

@@ -1,4 +1,4 @@
-"""The exact Bayes denoiser: brute force, modern Hopfield identity (theory.md C19), energy identities."""
+"""The exact Bayes denoiser: brute force, modern Hopfield identity (docs/theory.md §5.4, C19), energy identities."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_oracle_equals_brute_force_enumeration_over_stored_patterns(t, seed):
     out = oracle(x, torch.full((x.shape[0],), t, dtype=torch.float64))
     assert out.dtype == torch.float64 and out.shape == want_loo.shape
     torch.testing.assert_close(out.exp(), want_loo, atol=1e-13, rtol=0)
-    # the exact LOO <-> posterior conversion of diffusion.md 4.3 links the two
+    # the exact LOO <-> posterior conversion of docs/theory.md §4.3 links the two
     torch.testing.assert_close(loo_to_posterior(out, x, t).exp(), want_full, atol=1e-12, rtol=0)
     torch.testing.assert_close(posterior_to_loo(want_full.log(), x, t).exp(), want_loo, atol=1e-12, rtol=0)
 
@@ -85,7 +85,7 @@ def test_oracle_equals_ramsauer_update_on_one_hot_codes(t, seed):
 @pytest.mark.skipif("modern" not in models.MODELS, reason="models.modern is not registered yet")
 @pytest.mark.parametrize("t", [1e-3, 0.1, 0.25, 0.5, 0.9])
 def test_oracle_equals_modern_hopfield_association(t, seed):
-    """C19 (theory.md): V = 5, L = 12, K = 40; the registered modern net at beta(t) on one-hot codes."""
+    """C19 (docs/theory.md): V = 5, L = 12, K = 40; the registered modern net at beta(t) on one-hot codes."""
     pats, x, V = _c19_setup(seed(19))
     modern = models.make("modern", beta=beta(t, V), encoding="onehot").fit(pats, vocab_size=V)
     oracle = models.make("oracle").fit(pats, vocab_size=V)
@@ -94,7 +94,7 @@ def test_oracle_equals_modern_hopfield_association(t, seed):
 
 
 def test_plug_in_with_loo_is_the_true_reverse_step_and_with_the_posterior_is_not(seed):
-    """sum_v p(x_0^i = v | x_t) q(x_s^i | x_t^i, v) == q(x_s | x_t, pi) (diffusion.md 9.6)."""
+    """sum_v p(x_0^i = v | x_t) q(x_s^i | x_t^i, v) == q(x_s | x_t, pi) (docs/theory.md §5.5, item 6)."""
     pats, x, V = _setup(K=9, L=5, V=4, B=6, seed=seed(3))
     s, t = 0.3, 0.5
     oracle = Oracle(pats, V)
@@ -111,7 +111,7 @@ def test_log_marginal_and_energy_identities(seed):
     a, b = alpha(t), beta(t, V)
     want = _likelihoods(x, pats, V, t).prod(-1).mean(-1).log()  # log (1/K) sum_mu prod_i q
     torch.testing.assert_close(log_marginal(x, pats, a, V), want, atol=1e-12, rtol=0)
-    # E(x^{i<-v}) = -log Z^{(-i)} - log(1 + (e^beta - 1) pi^i(v))  (diffusion.md 4.4)
+    # E(x^{i<-v}) = -log Z^{(-i)} - log(1 + (e^beta - 1) pi^i(v))  (docs/theory.md §4.4)
     loo = loo_posterior(x, pats, b, V)
     K, L = pats.shape
     for i in range(L):

@@ -1,4 +1,4 @@
-"""Identities of the uniform-noise process (reference/diffusion.md section 9, items 1-3 and 6)."""
+"""Identities of the uniform-noise process (docs/theory.md §5.5, items 1-3 and 6)."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_loo_and_posterior_conversions_are_inverse_and_exact(seed):
     log_loo = torch.log(_probs((4, 6, V), seed(14)))
     t = torch.tensor([1e-5, 0.25, 0.5, 1.0], dtype=torch.float64)
     full = loo_to_posterior(log_loo, x_t, t)
-    # p ∝ pi (V a [v = z] + 1 - a), the form of diffusion.md 4.3
+    # p ∝ pi (V a [v = z] + 1 - a), the form of docs/theory.md §4.3
     a = alpha(t).double().reshape(-1, 1, 1)
     want = log_loo.exp() * (V * a * F.one_hot(x_t, V).double() + 1 - a)
     want = want / want.sum(-1, keepdim=True)
