@@ -38,6 +38,15 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+#: Config keys that say how a config was chosen, not what it is (the preset's name, the
+#: command-line overrides): two runs that differ only in them compute the same table.
+LABELS = ("preset", "overrides")
+
+
+def _essence(config: Any) -> Any:
+    return {k: v for k, v in config.items() if k not in LABELS} if isinstance(config, dict) else config
+
+
 def identity(config: Any, keys: list[str]) -> dict[str, Any]:
     """What makes two runs "the same configuration": the resolved config and the list of cells.
 
@@ -90,8 +99,9 @@ def _conflict(root: Path, record: dict[str, Any] | None, ident: dict[str, Any]) 
             if (root / RESULTS).exists()
             else None
         )
-    if ident["config"] is not None and record.get("config") != ident["config"]:
-        return f"{root} holds results of another configuration ({_differences(record.get('config'), ident['config'])})"
+    old, new = _essence(record.get("config")), _essence(ident["config"])
+    if new is not None and old != new:
+        return f"{root} holds results of another configuration ({_differences(old, new)})"
     old_cells = record.get("cells_sha256")
     if old_cells is not None and old_cells != ident["cells_sha256"]:
         return f"{root} holds results of the same configuration but other cells (did the code change the sweep?)"

@@ -28,7 +28,8 @@ V, L = 4, 6
 NET = DenoiserConfig(vocab_size=V, length=L, d_model=16, n_layers=1, n_heads=2)
 PATTERNS = torch.randint(0, V, (3, L), generator=torch.Generator().manual_seed(0))
 OTHER = (PATTERNS + 1) % V
-SHIPPED = Path(__file__).resolve().parents[2] / "experiments" / "data" / "text_diffusion_L24"
+# The text demo's shipped weights (wherever the demos keep them).
+SHIPPED = next((Path(__file__).resolve().parents[2] / "experiments").rglob("text_diffusion_L24"))
 
 
 def _cfg(steps, seed=0, **kw):
