@@ -131,8 +131,13 @@ def code_fingerprint(func: Callable[..., Any], packages: tuple[str, ...] = PROJE
 
 
 def _checksum(table) -> str:
-    """SHA-256 of the column names and every value (exact: floats by ``repr``)."""
-    blob = json.dumps([table.column_names, table.to_pydict()], default=repr, allow_nan=True)
+    """SHA-256 of the column names, every value (exact: floats by ``repr``) and the pandas metadata.
+
+    The pandas metadata decides the column names and types ``to_pandas`` gives back, so it is
+    part of what a cell says, even though the values themselves are Arrow's.
+    """
+    pandas_meta = (table.schema.metadata or {}).get(b"pandas", b"").decode("utf-8", "replace")
+    blob = json.dumps([table.column_names, table.to_pydict(), pandas_meta], default=repr, allow_nan=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -170,15 +175,23 @@ class CellStatus:
 
 
 def read_cell(path: Path, key: str, fingerprint: str) -> CellStatus:
-    """Read a cell file and verify its record against ``key``, ``fingerprint`` and its rows."""
+    """Read a cell file and verify its record against ``key``, ``fingerprint`` and its rows.
+
+    Never raises for a damaged file: whatever the damage (also where pyarrow parses a file
+    whose names or metadata no longer decode), the result is a :class:`CellStatus` naming it.
+    """
     import pyarrow.parquet as pq
 
     if not path.exists():
         return CellStatus()
     try:
         table = pq.read_table(path)
-    except Exception as err:  # ArrowInvalid, OSError...: empty, truncated or not parquet
+        return _verify(table, key, fingerprint)
+    except Exception as err:  # ArrowInvalid, OSError, UnicodeDecodeError...: empty, cut, flipped bytes
         return CellStatus(problem=f"is unreadable ({type(err).__name__}: {str(err)[:120]})")
+
+
+def _verify(table, key: str, fingerprint: str) -> CellStatus:
     raw = (table.schema.metadata or {}).get(RECORD_KEY)
     if raw is None:
         return CellStatus(problem="has no cell record (written by an older runner)", stale=True)
@@ -192,11 +205,8 @@ def read_cell(path: Path, key: str, fingerprint: str) -> CellStatus:
         return CellStatus(problem=f"holds cell {record.get('key')!r} (copied from another cell?)")
     if record.get("n_rows") != table.num_rows:
         return CellStatus(problem=f"has {table.num_rows} rows where its record says {record.get('n_rows')}")
-    if record.get("checksum") != _checksum(table.replace_schema_metadata(None)):
+    if record.get("checksum") != _checksum(table):
         return CellStatus(problem="has rows that do not match their checksum (edited or damaged)")
     if record.get("fingerprint") != fingerprint:
         return CellStatus(problem="was computed by other code (the fingerprint of its source differs)", stale=True)
-    try:
-        return CellStatus(frame=table.to_pandas())
-    except Exception as err:  # damaged pandas metadata beside intact rows
-        return CellStatus(problem=f"cannot be converted to a table ({type(err).__name__}: {str(err)[:120]})")
+    return CellStatus(frame=table.to_pandas())

@@ -38,6 +38,15 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+#: Config keys that say how a config was chosen, not what it is (the preset's name, the
+#: command-line overrides): two runs that differ only in them compute the same table.
+LABELS = ("preset", "overrides")
+
+
+def _essence(config: Any) -> Any:
+    return {k: v for k, v in config.items() if k not in LABELS} if isinstance(config, dict) else config
+
+
 def identity(config: Any, keys: list[str]) -> dict[str, Any]:
     """What makes two runs "the same configuration": the resolved config and the list of cells.
 
@@ -82,17 +91,6 @@ def _differences(old: Any, new: Any) -> str:
     return f"{old!r} there, {new!r} here"
 
 
-#: Provenance kept beside the resolved config: the same fields reached through another preset
-#: name or other ``--set`` assignments (or a direct ``run_sweep`` call) are the same results.
-_PROVENANCE_KEYS = ("preset", "overrides")
-
-
-def _resolved(config: Any) -> Any:
-    if not isinstance(config, dict):
-        return config
-    return {k: v for k, v in config.items() if k not in _PROVENANCE_KEYS}
-
-
 def _conflict(root: Path, record: dict[str, Any] | None, ident: dict[str, Any]) -> str | None:
     """Why the folder may not receive this run's results (None: it may)."""
     if record is None:
@@ -101,7 +99,7 @@ def _conflict(root: Path, record: dict[str, Any] | None, ident: dict[str, Any]) 
             if (root / RESULTS).exists()
             else None
         )
-    old, new = _resolved(record.get("config")), _resolved(ident["config"])
+    old, new = _essence(record.get("config")), _essence(ident["config"])
     if new is not None and old != new:
         return f"{root} holds results of another configuration ({_differences(old, new)})"
     old_cells = record.get("cells_sha256")

@@ -37,6 +37,15 @@ def test_other_seeds_into_the_same_folder_are_refused_and_nothing_changes(tmp_pa
     assert after == before  # not even run.json was touched
 
 
+def test_a_preset_name_alone_is_no_other_configuration(tmp_path):
+    """A sweep run from Python, then resumed from the command line (which adds the preset's name)."""
+    _sweep(tmp_path, config={"n": 1})
+    _sweep(tmp_path, config={"n": 1, "preset": "quick", "overrides": {}})
+    assert _record(tmp_path)["history"][-1]["cells_computed"] == 0
+    with pytest.raises(OutputConflictError, match="n: 1 there, 2 here"):
+        _sweep(tmp_path, config={"n": 2, "preset": "quick"})
+
+
 def test_other_cells_under_the_same_config_are_refused(tmp_path):
     _sweep(tmp_path, config={"n": 1})
     with pytest.raises(OutputConflictError, match="other cells"):
