@@ -79,7 +79,9 @@ def resolve_config(
     config, changes = apply_overrides(module.PRESETS[preset], list(overrides or []))
     if seeds is not None:
         changes["seeds"] = tuple(seeds)
-    if models:
+    if models is not None:
+        if not models:
+            raise ValueError("--models is empty: name at least one model, or leave the option out for the preset's")
         changes["models"] = tuple(models)
     if device is not None:
         changes["device"] = device
@@ -193,6 +195,13 @@ def _demo_epilog() -> str:
 # -- argument parsing -----------------------------------------------------------------------
 
 
+def _path(text: str) -> Path:
+    """A non-empty path (argparse type): an empty ``--out ''`` would silently mean the working directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty string")
+    return Path(text)
+
+
 def _int_list(text: str) -> list[int]:
     """``"0,1,2"`` -> ``[0, 1, 2]`` (argparse type of ``--seeds``)."""
     try:
@@ -232,7 +241,7 @@ def _add_run_options(p: argparse.ArgumentParser, module: ModuleType | None) -> N
     p.add_argument(
         "--device", default=None, help="torch device of the models, e.g. cpu or cuda (default: the preset's)"
     )
-    p.add_argument("--out", type=Path, default=Path("results"), help="output root; results go to OUT/<study>/")
+    p.add_argument("--out", type=_path, default=Path("results"), help="output root; results go to OUT/<study>/")
     p.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -263,13 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="run every study at one preset and write all figures")
     _add_run_options(p, None)
     p = sub.add_parser("report", help="write DIR/report.html: every study's figures, key numbers and verdicts")
-    p.add_argument("dir", type=Path, help="an --out directory of earlier runs")
+    p.add_argument("dir", type=_path, help="an --out directory of earlier runs")
     p = sub.add_parser("plot", help="rebuild all figures from the results files under DIR")
-    p.add_argument("dir", type=Path, help="an --out directory of earlier runs")
+    p.add_argument("dir", type=_path, help="an --out directory of earlier runs")
     p = sub.add_parser("demo", help="teaching demos: a PNG gallery and an animation per demo", epilog=_demo_epilog())
     p.formatter_class = raw
     p.add_argument("name", choices=list(DEMOS), help="which demo")
-    p.add_argument("--out", type=Path, default=None, help="output directory (default results/demos)")
+    p.add_argument("--out", type=_path, default=None, help="output directory (default results/demos)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument(
         "--pretrain",
@@ -290,7 +299,12 @@ def _plot(args: argparse.Namespace) -> int:
         print(f"no results.parquet under {args.dir}/<experiment>/", file=sys.stderr)
         return 2
     for name in found:
-        for path in plot_experiment(args.dir, name):
+        try:
+            paths = plot_experiment(args.dir, name)
+        except ValueError as err:  # a damaged table (pyarrow's ArrowInvalid is a ValueError) or run.json
+            print(f"error: {args.dir / name}: {err}", file=sys.stderr)
+            return 2
+        for path in paths:
             print(path)
     return 0
 
@@ -350,7 +364,7 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     try:
         print(f"== report -> {write_report(args.dir)}", flush=True)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:  # nothing to report, or a damaged table
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
@@ -358,10 +372,10 @@ def _report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "plot":
-        return _plot(args)
-    if args.command == "report":
-        return _report(args)
-    if args.command == "demo":
-        return _demo(args)
-    return _run(args)
+    command = {"plot": _plot, "report": _report, "demo": _demo}.get(args.command, _run)
+    try:
+        return command(args)
+    except OSError as err:  # an unwritable --out, a file where a folder belongs, a full disk, ...
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2

@@ -159,3 +159,26 @@ def test_reproduce_takes_no_per_study_fields(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["reproduce", "--set", "N=64"])
     assert exc.value.code == 2
+
+
+def test_empty_or_bad_paths_and_damaged_tables_are_one_line_errors(tmp_path, capsys):
+    # An empty model list, an empty --out, a file where the output folder belongs and a damaged
+    # results table each end in one line naming the problem and exit status 2, no traceback.
+    tiny = ["--set", "N=16", "--set", "loads=0.05", "--set", "n_starts=4", "--no-figures", "--no-progress"]
+    assert cli.main(["spurious", "--models", "", "--out", str(tmp_path / "a"), *tiny]) == 2
+    assert "--models is empty" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["spurious", "--out", "", *tiny])
+    assert exit_info.value.code == 2 and "empty string" in capsys.readouterr().err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert cli.main(["spurious", "--out", str(blocker), *tiny]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and str(blocker) in err and "Traceback" not in err
+    damaged = tmp_path / "damaged" / "spurious"
+    damaged.mkdir(parents=True)
+    (damaged / "results.parquet").write_text("garbage")
+    for command in ("plot", "report"):
+        assert cli.main([command, str(tmp_path / "damaged")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "results.parquet" in err
