@@ -66,6 +66,19 @@ def _numpy_blas() -> str:
     return f"numpy {np.__version__}, BLAS {text}"
 
 
+def _numba() -> str:
+    """numba's version and threading layer (the compiled sweeps), or why there is none."""
+    try:
+        import numba
+    except ImportError:
+        return "not installed (the memories use their torch loops)"
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run in this process yet
+        layer = "not started"
+    return f"{numba.__version__}, threading layer {layer}, {numba.config.NUMBA_NUM_THREADS} threads"
+
+
 def _threadpools() -> str:
     """Thread pools loaded in this process (torch's OpenMP, numpy's BLAS), via threadpoolctl."""
     try:
@@ -85,7 +98,7 @@ def describe() -> dict[str, str]:
     -------
     dict of str to str
         Keys ``cpu``, ``simd``, ``cores``, ``load average``, ``python``, ``torch``,
-        ``torch threads``, ``torch BLAS``, ``numpy``, ``thread pools``, ``platform``.
+        ``torch threads``, ``torch BLAS``, ``numpy``, ``numba``, ``thread pools``, ``platform``.
     """
     import torch
 
@@ -109,6 +122,7 @@ def describe() -> dict[str, str]:
         "torch threads": f"{torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op",
         "torch BLAS": f"{blas} (CPU capability {capability})",
         "numpy": _numpy_blas(),
+        "numba": _numba(),
         "thread pools": _threadpools(),
         "platform": platform.platform(),
     }

@@ -60,8 +60,10 @@ LIMIT_NOTES = """\
   on its own, a visit is one multiply and compare, a flip adds one row of the integer
   couplings (`N` float32 adds, vectorised) to the row's fields. What is left is arithmetic and
   memory traffic: about `0.1 N` flips per query in the first sweep, `N` adds each, with the
-  `N x N` couplings read from cache (4 MB at `N = 1024`). The rows are independent, so they
-  run in parallel over blocks of rows (row "2 threads").
+  `N x N` couplings read from cache (4 MB at `N = 1024`). The rows are independent, so a large
+  sweep runs on as many threads as torch may use (row "2 threads"); on the shared reference
+  machine, whose second core is busy with other work, that does not pay, and sweeps below
+  `models.kernels.PARALLEL_MIN_WORK` always run on the calling thread.
 - **Dense async.** The torch loop spends a dozen `(B, K)` tensor operations per site visit.
   The compiled sweep keeps, per row, `dn - up` (the energy change of every pattern when the
   site moves towards or away from it, exact integers for `x^n`) and decides a visit with one
