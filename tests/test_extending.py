@@ -104,7 +104,7 @@ def test_memory_example_retrieves_the_nearest_word(doc):
     assert torch.equal(net.retrieve(animals.train).states, animals.train)
 
 
-def test_memory_example_passes_the_conformance_suite(doc):
+def test_memory_example_passes_the_conformance_suite(doc, seed):
     conformance = importlib.import_module("tests.models.test_conformance")
     (key, cfg), *_ = doc["entries"]["CONFORMANCE"].items()
     name = cfg.get("model", key)
@@ -116,7 +116,7 @@ def test_memory_example_passes_the_conformance_suite(doc):
         params = list(inspect.signature(fn).parameters)
         if not {"key", "name", "cfg"} <= set(params) or not set(params) <= {"key", "name", "cfg", "seed"}:
             continue
-        kwargs = {"key": f"docs-{key}", "name": name, "cfg": cfg, "seed": 0}
+        kwargs = {"key": f"docs-{key}", "name": name, "cfg": cfg, "seed": seed}
         fn(**{p: kwargs[p] for p in params})
         ran.append(fname)
     getattr(conformance, "_FITTED", {}).pop(f"docs-{key}", None)

@@ -16,6 +16,7 @@ import pandas as pd
 from experiments import theory
 from experiments.figures import palette
 from experiments.scaling.fits import SCALE, capacities, theory_curves
+from experiments.style import series_colour
 
 __all__ = ["plot", "PANELS"]
 
@@ -117,7 +118,7 @@ def _ags_figure(results: pd.DataFrame):
         ax.axvline(alpha_c, color="0.4", ls=":", lw=1)
         for i, (N, d) in enumerate(df.groupby("N")):
             g = d.groupby("load")["mean_overlap"]
-            colour = plt.get_cmap("viridis")(0.15 + 0.7 * i / max(1, df["N"].nunique() - 1))
+            colour = series_colour(i)
             mean = g.mean()
             ax.plot(mean.index, mean.to_numpy(), "o-", color=colour, ms=3.5, lw=1.2, label=f"Hebbian net, N = {N}")
             ax.fill_between(g.mean().index, g.min().to_numpy(), g.max().to_numpy(), color=colour, alpha=0.2, lw=0)

@@ -27,19 +27,19 @@ def _same_retrieval(a, b, queries, noise=0.2):
 
 
 @pytest.mark.parametrize(("key", "name", "cfg"), PARAMS)
-def test_save_load_round_trip_retrieves_the_same(key, name, cfg, tmp_path):
-    model, pats = _fitted(key, name, cfg)
+def test_save_load_round_trip_retrieves_the_same(key, name, cfg, tmp_path, seed):
+    model, pats = _fitted(key, name, cfg, seed)
     path = model.save(tmp_path / key)
     loaded = models.load(path)
     assert type(loaded) is type(model)
     assert loaded.get_params() == model.get_params()
     assert torch.equal(loaded.patterns_, model.patterns_) and loaded.vocab_size_ == model.vocab_size_
-    _same_retrieval(model, loaded, _queries(pats, cfg["V"], max(1, cfg["L"] // 8)))
+    _same_retrieval(model, loaded, _queries(pats, cfg["V"], max(1, cfg["L"] // 8), seed=seed(1)))
 
 
 @pytest.mark.parametrize(("key", "name", "cfg"), PARAMS[:1] + [p for p in PARAMS if p.values[1] == "diffusion"])
-def test_damaged_or_swapped_state_is_refused(key, name, cfg, tmp_path):
-    model, pats = _fitted(key, name, cfg)
+def test_damaged_or_swapped_state_is_refused(key, name, cfg, tmp_path, seed):
+    model, pats = _fitted(key, name, cfg, seed)
     path = model.save(tmp_path / "a")
     blob = bytearray((path / STATE).read_bytes())
     blob[-1] ^= 0xFF  # one byte of the last tensor
@@ -55,9 +55,9 @@ def test_damaged_or_swapped_state_is_refused(key, name, cfg, tmp_path):
         models.load(path)
 
 
-def test_missing_or_damaged_manifest_names_the_file(tmp_path):
+def test_missing_or_damaged_manifest_names_the_file(tmp_path, seed):
     key, name, cfg = PARAMS[0].values
-    model, _ = _fitted(key, name, cfg)
+    model, _ = _fitted(key, name, cfg, seed)
     with pytest.raises(models.SavedMemoryError, match="not a saved memory"):
         models.load(tmp_path)
     path = model.save(tmp_path / "m")
@@ -69,9 +69,9 @@ def test_missing_or_damaged_manifest_names_the_file(tmp_path):
         models.load(path)
 
 
-def test_save_refuses_to_replace_without_overwrite_and_needs_a_fit(tmp_path):
+def test_save_refuses_to_replace_without_overwrite_and_needs_a_fit(tmp_path, seed):
     key, name, cfg = PARAMS[0].values
-    model, _ = _fitted(key, name, cfg)
+    model, _ = _fitted(key, name, cfg, seed)
     model.save(tmp_path / "m")
     with pytest.raises(FileExistsError, match="overwrite=True"):
         model.save(tmp_path / "m")
