@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from models._version import __version__
+from models.files import current_umask, follow_umask
 
 if TYPE_CHECKING:
     from models.base import AssociativeMemory
@@ -116,9 +117,9 @@ def save_memory(memory: AssociativeMemory, path: str | os.PathLike, *, overwrite
             "state_sha256": _sha256(tmp / STATE),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp creates 0700; follow the user's umask
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp creates 0700; follow the user's umask
+        for file in (tmp / STATE, tmp / MANIFEST):
+            follow_umask(file)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
