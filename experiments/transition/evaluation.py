@@ -20,7 +20,6 @@ import pandas as pd
 import torch
 
 import models
-from energy.diffusion import conditional_entropy
 from experiments.corruption import random_states, resample
 from experiments.metrics import (
     GENERATION_CLASSES,
@@ -34,7 +33,9 @@ from experiments.metrics import (
 from experiments.patterns import PatternSet
 from experiments.seeds import named_seed
 from experiments.transition.config import Cell
+from experiments.transition import sampling
 from experiments.transition.data import make_patterns, rule_scores
+from experiments.transition.sampling import CHUNK
 from experiments.transition.training import build_memory
 from models.diffusion.memory import ENTROPY_TIME
 
@@ -47,8 +48,13 @@ def _gen(*parts) -> torch.Generator:
     return torch.Generator().manual_seed(named_seed(*parts))
 
 
-def run_cell(cell: Cell) -> list[dict]:
-    """All rows of one (dataset, ``K``, seed) cell; see the module docstring for the steps."""
+def run_cell(cell: Cell, *, chunk: int | None = CHUNK) -> list[dict]:
+    """All rows of one (dataset, ``K``, seed) cell; see the module docstring for the steps.
+
+    ``chunk``: rows per denoiser call of the diffusion memories (:mod:`.sampling`; the same
+    numbers, faster); ``None`` runs them through their own ``retrieve`` / ``generate`` /
+    ``denoise`` on whole batches, the reference the benchmark and the tests compare with.
+    """
     start = time.perf_counter()
     ps = make_patterns(cell.data, cell.K)
     base = _base_row(cell, ps)
@@ -60,14 +66,16 @@ def run_cell(cell: Cell) -> list[dict]:
         if model == "diffusion":
             learned = mem
             rows.append({**base, **_training_row(mem)})
-        rows += [{**base, **row} for row in _recovery_rows(mem, model, cell, originals, queries)]
-        samples = _generate(mem, model, cell, ps)
+        # the network traced once per memory (see .sampling), or None: the memory's own calls
+        probs = sampling.probabilities(mem, chunk) if chunk is not None and model != "classical" else None
+        rows += [{**base, **row} for row in _recovery_rows(mem, model, cell, originals, queries, chunk, probs)]
+        samples = _generate(mem, model, cell, ps, chunk, probs)
         rows.append({**base, **_generation_row(model, samples, ps, cell.evaluation.delta)})
         if model != "classical":
             clean = {split: x[: cell.evaluation.n_eval] for split, x in (("train", ps.train), ("test", ps.test))}
-            rows += [{**base, **row} for row in _entropy_rows(mem, model, {**clean, "generated": samples})]
+            rows += [{**base, **row} for row in _entropy_rows(mem, model, {**clean, "generated": samples}, chunk)]
     if learned is not None:
-        rows += [{**base, **row} for row in _divergence_rows(learned, cell, ps, originals, queries)]
+        rows += [{**base, **row} for row in _divergence_rows(learned, cell, ps, originals, queries, chunk)]
     wall = time.perf_counter() - start
     for row in rows:
         row["wall_s"] = wall
@@ -121,13 +129,21 @@ def _training_row(mem) -> dict:
     }
 
 
-def _recovery_rows(mem, model: str, cell: Cell, originals: dict, queries: dict) -> list[dict]:
-    """Restore every corrupted query: token recovery, exact matches, broken tokens, steps."""
+def _recovery_rows(mem, model: str, cell: Cell, originals: dict, queries: dict, chunk, probs) -> list[dict]:
+    """Restore every corrupted query: token recovery, exact matches, broken tokens, steps.
+
+    ``chunk`` and ``probs`` as :func:`.sampling.restore` takes them (classical: ignored).
+    """
     rows = []
     for (split, t), q in queries.items():
         x0 = originals[split]
-        r = mem.retrieve(q, noise=t, generator=_gen("sampler", model, split, t, cell.seed))
-        rec = recovery_rate(r.states, x0, q).numpy()
+        g = _gen("sampler", model, split, t, cell.seed)
+        if model == "classical":  # its own dynamics, which ignore t; no entropy
+            r = mem.retrieve(q, noise=t, generator=g)
+            states, steps, entropy = r.states, r.steps, r.entropy
+        else:
+            states, steps, entropy = sampling.restore(mem, q, t, g, chunk, probs)
+        rec = recovery_rate(states, x0, q).numpy()
         rows.append(
             {
                 "kind": "recovery",
@@ -136,24 +152,24 @@ def _recovery_rows(mem, model: str, cell: Cell, originals: dict, queries: dict) 
                 "t": t,
                 "recovery": float(np.nanmean(rec)),
                 "recovery_std": float(np.nanstd(rec)),
-                "frac_exact": float(exact_match(r.states, x0).double().mean()),
-                "unstable": float(np.nanmean(unstable_rate(r.states, x0, q).numpy())),
+                "frac_exact": float(exact_match(states, x0).double().mean()),
+                "unstable": float(np.nanmean(unstable_rate(states, x0, q).numpy())),
                 "perturbed": float(perturbation_rate(q, x0).mean()),
-                "entropy": float(r.entropy.mean()) if r.entropy is not None else math.nan,
-                "mean_steps": float(r.steps.double().mean()),
+                "entropy": float(entropy.mean()) if entropy is not None else math.nan,
+                "mean_steps": float(steps.double().mean()),
                 "n": int(q.shape[0]),
             }
         )
     return rows
 
 
-def _generate(mem, model: str, cell: Cell, ps: PatternSet) -> torch.Tensor:
+def _generate(mem, model: str, cell: Cell, ps: PatternSet, chunk, probs) -> torch.Tensor:
     """Samples from pure noise (diffusion memories), or final states from uniform random states (classical)."""
     g = _gen("generate", model, cell.seed)
     n = cell.evaluation.n_generate
     if model == "classical":  # its analogue of "sampling"
         return mem.retrieve(random_states(n, ps.length, ps.vocab_size, generator=g), generator=g).states
-    return mem.generate(n, generator=g).states
+    return sampling.generate(mem, n, g, chunk, probs)
 
 
 def _generation_row(model: str, samples: torch.Tensor, ps: PatternSet, delta: float) -> dict:
@@ -179,7 +195,7 @@ def _generation_row(model: str, samples: torch.Tensor, ps: PatternSet, delta: fl
     }
 
 
-def _entropy_rows(mem, model: str, sets: dict) -> list[dict]:
+def _entropy_rows(mem, model: str, sets: dict, chunk: int | None) -> list[dict]:
     """Mean conditional entropy of the leave-one-out prediction at ``t = 1e-5`` on each set of sequences.
 
     Pham et al. (2026) draw ``x_t`` at ``t = 1e-5`` first; over ``1024 x 32`` tokens that
@@ -187,7 +203,7 @@ def _entropy_rows(mem, model: str, sets: dict) -> list[dict]:
     """
     rows = []
     for split, x in sets.items():
-        h = conditional_entropy(mem.denoise(x, ENTROPY_TIME))
+        h = sampling.entropy(mem, x, chunk)
         rows.append(
             {
                 "kind": "entropy",
@@ -202,7 +218,9 @@ def _entropy_rows(mem, model: str, sets: dict) -> list[dict]:
     return rows
 
 
-def _divergence_rows(learned, cell: Cell, ps: PatternSet, originals: dict, queries: dict) -> list[dict]:
+def _divergence_rows(
+    learned, cell: Cell, ps: PatternSet, originals: dict, queries: dict, chunk: int | None
+) -> list[dict]:
     """``KL(oracle || learned)`` and total variation of the leave-one-out predictions at ``divergence_t``."""
     oracle = models.make("oracle", device=cell.device).fit(ps.train, vocab_size=ps.vocab_size)
     t = cell.evaluation.divergence_t
@@ -211,7 +229,7 @@ def _divergence_rows(learned, cell: Cell, ps: PatternSet, originals: dict, queri
         q = queries.get((split, t))
         if q is None:
             q = _corrupt(x0, t, ps.vocab_size, cell, split)
-        kl, tv = divergence(oracle.denoise(q, t), learned.denoise(q, t))
+        kl, tv = divergence(sampling.denoise(oracle, q, t, chunk), sampling.denoise(learned, q, t, chunk))
         rows.append(
             {"kind": "divergence", "model": "diffusion", "split": split, "t": t, "kl": kl, "tv": tv, "n": len(q)}
         )

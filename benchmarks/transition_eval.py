@@ -1,0 +1,130 @@
+"""Evaluation of one transition cell: the optimised samplers against the memories' own calls, side by side.
+
+Setting: the quick preset's K = 128 cell (div4, V = L = 32, seed 0; 1024 train and 1024 test
+queries at t = 0.1 / 0.25 / 0.5 restored by the learned network, the oracle and the classical
+net, 128 generations per memory, the entropies and the divergence), one torch thread.  The
+network is trained once (about two minutes) or loaded from ``--checkpoint-root`` (default: the
+CLI's ``results/transition/checkpoints``, so that a quick run's network is reused), then the whole
+evaluation, ``experiments.transition.run_cell``, is timed ``repeats`` times per path in
+alternation:
+
+* ``before``: ``run_cell(cell, chunk=None)``, every diffusion memory through its own
+  ``retrieve`` / ``generate`` / ``denoise`` on whole batches (the evaluation as it was);
+* ``optimised``: ``run_cell(cell)``, the row-chunked samplers of
+  ``experiments/transition/sampling.py``.
+
+Rows give the best wall and CPU (user + system) seconds of each, the speed-up ``before /
+optimised`` as the ratio, and whether the two tables are identical (every column but the wall
+time, number for number).  ``--quick``: a tiny cell (V = L = 8, K = 6, 20 training steps) in
+seconds.  Run ``python -m benchmarks.transition_eval``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import resource
+import tempfile
+import time
+
+import pandas as pd
+
+from benchmarks.timing import print_rows, row
+from experiments import transition as tr
+from experiments.transition.sampling import CHUNK
+from models.threads import torch_threads
+
+__all__ = ["run", "quick_cell", "tables_identical"]
+
+LABEL = "transition cell evaluation optimised vs before"
+
+
+def quick_cell(quick: bool, checkpoint_root: str | None):
+    """The cell to evaluate: the quick preset at K = 128 (or a tiny one), seed 0."""
+    if quick:
+        config = tr.Config(Ks=(6,), N=8, V=8, train_steps=20, batch_size=16, d_model=16, n_heads=2, n_layers=1)
+        config = dataclasses.replace(config, ts=(0.1, 0.5), n_eval=200, n_generate=32)
+    else:
+        config = dataclasses.replace(tr.PRESETS["quick"], Ks=(128,), seeds=(0,))
+    root = checkpoint_root or (tempfile.mkdtemp(prefix="transition_eval_") if quick else None)
+    return tr.cells(dataclasses.replace(config, checkpoint_root=root))[0]
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tables_identical(a: list[dict], b: list[dict]) -> bool:
+    """The same rows in the same order, every column but ``wall_s`` (and the training timing) equal."""
+    skip = ["wall_s", "train_seconds", "loaded"]
+    left, right = pd.DataFrame(a).drop(columns=skip), pd.DataFrame(b).drop(columns=skip)
+    try:
+        pd.testing.assert_frame_equal(left, right, check_exact=True)
+    except AssertionError:
+        return False
+    return True
+
+
+def run(
+    quick: bool = False, threads: int | None = 1, repeats: int | None = None, checkpoint_root: str | None = None
+) -> list[dict]:
+    """Time the evaluation of one cell by both paths, in alternation.
+
+    Parameters
+    ----------
+    quick : bool
+        A tiny cell (seconds) instead of the quick preset's K = 128 cell (minutes).
+    threads : int or None
+        Torch intra-op threads (restored afterwards); ``None`` keeps the current setting.
+    repeats : int, optional
+        Evaluations per path (default 1 quick, 3 full).
+    checkpoint_root : str, optional
+        Where the cell's network is kept (default ``results/transition/checkpoints``; quick:
+        a temporary directory).
+
+    Returns
+    -------
+    list of dict
+        Rows ``{"name", "value", "unit", "ratio"}``; ``ratio`` is ``before / optimised``.
+    """
+    repeats = repeats or (1 if quick else 3)
+    cell = quick_cell(quick, checkpoint_root)
+    with torch_threads(threads):
+        train_start = time.perf_counter()
+        ps = tr.make_patterns(cell.data, cell.K)
+        tr.build_memory("diffusion", cell).fit(ps.train, vocab_size=ps.vocab_size)  # trains, or finds the checkpoint
+        train_seconds = time.perf_counter() - train_start
+        best = {name: [math.inf, math.inf] for name in ("before", "optimised")}
+        tables = {}
+        for _ in range(repeats):
+            for name, chunk in (("before", None), ("optimised", CHUNK)):
+                wall, cpu = time.perf_counter(), _cpu_seconds()
+                tables[name] = tr.run_cell(cell, chunk=chunk)
+                wall, cpu = time.perf_counter() - wall, _cpu_seconds() - cpu
+                best[name] = [min(best[name][0], wall), min(best[name][1], cpu)]
+    size = f"K={cell.K}, V={cell.data.V}, N={cell.data.N}, {cell.evaluation.n_eval} queries"
+    (bw, bc), (ow, oc) = best["before"], best["optimised"]
+    return [
+        row(f"{LABEL} ({size}), wall, best of {repeats}", ow, "s", bw / ow),
+        row(f"{LABEL} ({size}), CPU, best of {repeats}", oc, "s", bc / oc),
+        row(f"transition cell evaluation before ({size}), wall", bw, "s"),
+        row(f"transition cell evaluation before ({size}), CPU", bc, "s"),
+        row("transition cell tables identical, optimised vs before", float(tables_identical(*tables.values())), "bool"),
+        row("transition cell network training or loading", train_seconds, "s"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny cell: seconds")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: shared machine)")
+    parser.add_argument("--repeats", type=int, help="evaluations per path (default 3; quick 1)")
+    parser.add_argument("--checkpoint-root", help="where the cell's network is kept")
+    args = parser.parse_args(argv)
+    print_rows(run(args.quick, args.threads, args.repeats, args.checkpoint_root), "before / optimised")
+
+
+if __name__ == "__main__":
+    main()
