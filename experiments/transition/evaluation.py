@@ -5,9 +5,15 @@
 1. the pattern set of the cell and the corrupted queries every memory gets;
 2. per memory: fit (the diffusion network trains or loads its checkpoint), then
    ``recovery`` rows (restore corrupted train / test sequences), one ``generation`` row
-   (samples from pure noise, classified) and ``entropy`` rows (conditional entropy on clean
-   and generated sequences);
-3. ``divergence`` rows: the learned leave-one-out prediction against the exact one.
+   (samples from pure noise, classified), ``entropy`` rows (conditional entropy on clean
+   and generated sequences), and the diagnostics of :mod:`.diagnostics`: ``entropy_t`` rows
+   (the same probe on sequences corrupted at several ``t``) and ``fixed_point`` rows (clean
+   sequences under the deterministic denoiser);
+3. ``divergence`` rows: the learned leave-one-out prediction against the exact one;
+   ``nelbo`` rows: the learned model's NELBO per token on train and test sequences.
+
+The diffusion memories run through the row-chunked samplers of :mod:`.sampling` (the same
+samples as their own ``retrieve`` / ``generate``, about twice as fast on a CPU).
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ from experiments.metrics import (
 )
 from experiments.patterns import PatternSet
 from experiments.seeds import named_seed
+from experiments.transition import diagnostics, sampling
 from experiments.transition.config import Cell
-from experiments.transition import sampling
 from experiments.transition.data import make_patterns, rule_scores
 from experiments.transition.sampling import CHUNK
 from experiments.transition.training import build_memory
@@ -49,9 +55,9 @@ def _gen(*parts) -> torch.Generator:
 
 
 def run_cell(cell: Cell, *, chunk: int | None = CHUNK) -> list[dict]:
-    """All rows of one (dataset, ``K``, seed) cell; see the module docstring for the steps.
+    """All rows of one (dataset, width, ``K``, seed) cell; see the module docstring for the steps.
 
-    ``chunk``: rows per denoiser call of the diffusion memories (:mod:`.sampling`; the same
+    ``chunk``: rows per denoiser call of the diffusion memories (:mod:`.sampling`: the same
     numbers, faster); ``None`` runs them through their own ``retrieve`` / ``generate`` /
     ``denoise`` on whole batches, the reference the benchmark and the tests compare with.
     """
@@ -65,20 +71,30 @@ def run_cell(cell: Cell, *, chunk: int | None = CHUNK) -> list[dict]:
         mem = build_memory(model, cell).fit(ps.train, vocab_size=ps.vocab_size)
         if model == "diffusion":
             learned = mem
-            rows.append({**base, **_training_row(mem)})
-        # the network traced once per memory (see .sampling), or None: the memory's own calls
-        probs = sampling.probabilities(mem, chunk) if chunk is not None and model != "classical" else None
-        rows += [{**base, **row} for row in _recovery_rows(mem, model, cell, originals, queries, chunk, probs)]
-        samples = _generate(mem, model, cell, ps, chunk, probs)
-        rows.append({**base, **_generation_row(model, samples, ps, cell.evaluation.delta)})
-        if model != "classical":
-            clean = {split: x[: cell.evaluation.n_eval] for split, x in (("train", ps.train), ("test", ps.test))}
-            rows += [{**base, **row} for row in _entropy_rows(mem, model, {**clean, "generated": samples}, chunk)]
+            rows.append(_training_row(mem))
+        rows += _memory_rows(mem, model, cell, ps, originals, queries, chunk)
     if learned is not None:
-        rows += [{**base, **row} for row in _divergence_rows(learned, cell, ps, originals, queries, chunk)]
+        rows += _divergence_rows(learned, cell, ps, originals, queries, chunk)
+        if cell.evaluation.nelbo_times > 0:
+            rows += diagnostics.nelbo_rows(learned, originals, cell, chunk)
     wall = time.perf_counter() - start
-    for row in rows:
-        row["wall_s"] = wall
+    return [{**base, **row, "wall_s": wall} for row in rows]
+
+
+def _memory_rows(mem, model: str, cell: Cell, ps: PatternSet, originals: dict, queries: dict, chunk) -> list[dict]:
+    """Recovery, generation and (diffusion memories) entropy and fixed-point rows of one fitted memory."""
+    # the network traced once per memory (see .sampling), or None: the memory's own calls
+    probs = sampling.probabilities(mem, chunk) if chunk is not None and model != "classical" else None
+    rows = _recovery_rows(mem, model, cell, originals, queries, chunk, probs)
+    samples = _generate(mem, model, cell, ps, chunk, probs)
+    rows.append(_generation_row(model, samples, ps, cell.evaluation.delta))
+    if model == "classical":
+        return rows
+    clean = {"train": ps.train[: cell.evaluation.n_eval], "test": ps.test[: cell.evaluation.n_eval]}
+    rows += _entropy_rows(mem, model, {**clean, "generated": samples}, chunk)
+    rows += diagnostics.entropy_t_rows(mem, model, {**originals, "generated": samples}, cell, chunk)
+    if cell.evaluation.fixed_point_t is not None:
+        rows += diagnostics.fixed_point_rows(mem, model, clean, ps.train, cell.evaluation.fixed_point_t, chunk)
     return rows
 
 

@@ -1,8 +1,9 @@
 """Figures of the transition, rebuilt from the results table alone.
 
-Recovery against ``K`` per memory (train solid, test dashed, one colour per ``t``),
-conditional entropy and its train gap, the classes of generations, and the divergence of the
-learned prediction from the exact one.
+Recovery against ``K`` per memory (train solid, test dashed, one colour per ``t``; the peak of
+the learned model's held-out NELBO dashed grey), conditional entropy and its train gap, the
+classes of generations, and the divergence of the learned prediction from the exact one; the
+diagnostics' figures are in :mod:`.diagnostic_figures`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import math
 import pandas as pd
 
 from experiments.metrics import GENERATION_CLASSES
-from experiments.transition.acceptance import SMALL_K_ENTROPY
+from experiments.transition.acceptance import SMALL_K_ENTROPY, nelbo_peak
+from experiments.transition.crossing import crossing_k
+from experiments.transition.diagnostic_figures import (
+    crossing_figure,
+    entropy_t_figure,
+    fixed_point_figure,
+    log_k_axis,
+    nelbo_figure,
+)
 from experiments.transition.training import MODEL_CHOICES
 
 __all__ = ["plot"]
@@ -26,13 +35,6 @@ _SPLIT_COLOURS = {"train": "C0", "test": "C3", "generated": "C2"}
 _CLASS_COLOURS = {"memorised": "#4c72b0", "spurious": "#dd8452", "generalised": "#55a868"}
 
 
-def _log_k_axis(ax, ks) -> None:
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ks)
-    ax.set_xticklabels([str(k) for k in ks], fontsize=7)
-    ax.minorticks_off()
-
-
 def _recovery_figure(results: pd.DataFrame):
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -43,6 +45,7 @@ def _recovery_figure(results: pd.DataFrame):
     mods = [m for m in MODEL_CHOICES if m in set(rec["model"])]
     ts = sorted(rec["t"].unique())
     colours = dict(zip(ts, sns.color_palette("viridis_r", n_colors=len(ts)), strict=True))
+    peaks = nelbo_peak(results)
     fig, axes = plt.subplots(
         len(datasets), len(mods), figsize=(4.0 * len(mods), 3.3 * len(datasets)), sharey=True, squeeze=False
     )
@@ -61,7 +64,10 @@ def _recovery_figure(results: pd.DataFrame):
                 # the memory's floor on held-out data: what shared tokens alone restore
                 y = mean.loc[("oracle", "test", ts[0])]
                 ax.plot(y.index, y.values, ls=":", color="0.55", lw=1.0)
-            _log_k_axis(ax, ks)
+            if model == "diffusion":  # as in Pham et al. (2026): the held-out NELBO's peak on the K axis
+                for k_peak in peaks.loc[peaks["dataset"] == ds, "K_peak"]:
+                    ax.axvline(k_peak, color="0.5", ls="--", lw=0.8)
+            log_k_axis(ax, ks)
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"{_MODEL_TITLES[model]} ({ds})", fontsize=9)
             ax.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
@@ -73,6 +79,8 @@ def _recovery_figure(results: pd.DataFrame):
     ]
     if "oracle" in mods and "diffusion" in mods:
         handles.append(Line2D([], [], color="0.55", ls=":", label=f"oracle test, t = {ts[0]:g}"))
+    if len(peaks):
+        handles.append(Line2D([], [], color="0.5", ls="--", lw=0.8, label="held-out NELBO peak"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, -0.04))
     fig.suptitle("Token recovery of corrupted sequences against the number of training sequences", y=1.0)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
@@ -113,7 +121,7 @@ def _entropy_figure(results: pd.DataFrame):
         gap_ax.set_title("learned model: gap to the training sequences", fontsize=9)
         gap_ax.legend(fontsize=7, frameon=False)
         for a in (ax, gap_ax):
-            _log_k_axis(a, ks)
+            log_k_axis(a, ks)
             a.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
     fig.tight_layout()
     return fig
@@ -147,7 +155,7 @@ def _generation_figure(results: pd.DataFrame):
                 ax.plot(ks, mean["rule_fraction"], color="k", marker="o", ms=3.5, label=label)
                 label = "all words in corpus" if ds == "text" else "rule-valid sequences"
                 ax.plot(ks, mean["rule_valid"], color="k", ls="--", marker="s", ms=3, label=label)
-            _log_k_axis(ax, list(ks))
+            log_k_axis(ax, list(ks))
             if len(ks) > 1:
                 ax.set_xlim(ks[0], ks[-1])
             ax.set_ylim(0, 1)
@@ -178,7 +186,7 @@ def _divergence_figure(results: pd.DataFrame):
     t = div["t"].iloc[0] if len(div) else math.nan
     ks = sorted(div["K"].unique())
     for ax, label in zip(axes, ("KL(oracle || learned) (nats)", "total variation"), strict=True):
-        _log_k_axis(ax, ks)
+        log_k_axis(ax, ks)
         ax.set_xlabel("training sequences K")
         ax.set_ylabel(label)
         ax.legend(fontsize=7, frameon=False)
@@ -188,7 +196,7 @@ def _divergence_figure(results: pd.DataFrame):
     return fig
 
 
-def plot(results: pd.DataFrame, run_info: dict) -> dict:
+def _figures(results: pd.DataFrame) -> dict:
     figures = {}
     kinds = set(results["kind"])
     if "recovery" in kinds:
@@ -199,4 +207,26 @@ def plot(results: pd.DataFrame, run_info: dict) -> dict:
         figures["transition_generations"] = _generation_figure(results)
     if "divergence" in kinds:
         figures["transition_divergence"] = _divergence_figure(results)
+    if "nelbo" in kinds:
+        figures["transition_nelbo"] = nelbo_figure(results)
+    if "fixed_point" in kinds:
+        figures["transition_fixed_points"] = fixed_point_figure(results)
+    if "entropy_t" in kinds:
+        figures["transition_entropy_t"] = entropy_t_figure(results)
+    return figures
+
+
+def plot(results: pd.DataFrame, run_info: dict) -> dict:
+    """Every figure of a results table; a table of several network widths gets one set per width
+    (names suffixed ``_d<width>``) and one crossing figure over all widths."""
+    widths = sorted(results["d_model"].unique()) if "d_model" in results else []
+    if len(widths) > 1:
+        figures = {}
+        for width in widths:
+            one = _figures(results[results["d_model"] == width])
+            figures.update({f"{name}_d{width}": fig for name, fig in one.items()})
+    else:
+        figures = _figures(results)
+    if "recovery" in set(results["kind"]) and len(crossing_k(results)):
+        figures["transition_crossing"] = crossing_figure(results)
     return figures

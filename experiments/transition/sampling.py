@@ -65,11 +65,14 @@ def _chunks(x: Tensor, chunk: int):
 def _frozen(model: torch.nn.Module, x: Tensor, s: Tensor) -> torch.nn.Module:
     """``model`` as a frozen TorchScript trace when that gives its output bit for bit on ``(x, s)``, else ``model``."""
     with torch.no_grad(), warnings.catch_warnings():
-        # The trace fixes the sequence length and the number of attention heads, as the memory does.
+        # The trace fixes the sequence length and the number of attention heads, as the memory
+        # does.  TorchScript is deprecated in favour of torch.compile, which costs minutes of
+        # compilation per network here (and was slower once compiled); without it, the module runs.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         try:
             traced = torch.jit.freeze(torch.jit.trace(model, (x, s)))
-        except (RuntimeError, TypeError):  # a network the tracer cannot follow runs eagerly
+        except (AttributeError, RuntimeError, TypeError):  # no TorchScript, or a network it cannot follow
             return model
         probe_x, probe_s = x.flip(0)[:3], s.flip(0)[:3]  # other rows, another batch size
         return traced if torch.equal(traced(probe_x, probe_s), model(probe_x, probe_s)) else model
@@ -106,11 +109,16 @@ def _threads(mem) -> int | None:
     return auto_threads(mem.model_, mem.device_, None) if isinstance(mem, DiffusionMemory) else None
 
 
-def denoise(mem, x: Tensor, t: float, chunk: int | None = CHUNK) -> Tensor:
-    """``mem.denoise(x, t)``, ``chunk`` rows at a time: ``float64 (B, L, V)`` leave-one-out log-probabilities."""
+def denoise(mem, x: Tensor, t: float | Tensor, chunk: int | None = CHUNK) -> Tensor:
+    """``mem.denoise(x, t)``, ``chunk`` rows at a time: ``float64 (B, L, V)`` leave-one-out log-probabilities.
+
+    ``t`` is a time or a ``(B,)`` tensor of times, one per row.
+    """
     if chunk is None:
         return mem.denoise(x, t)
     with torch_threads(_threads(mem)):
+        if isinstance(t, Tensor) and t.dim() == 1:
+            return torch.cat([mem.denoise(xc, tc) for xc, tc in zip(_chunks(x, chunk), _chunks(t, chunk), strict=True)])
         return torch.cat([mem.denoise(xc, t) for xc in _chunks(x, chunk)])
 
 
@@ -184,9 +192,7 @@ def restore(
     return states, torch.full((states.shape[0],), n, dtype=torch.long), entropy(mem, states, chunk)
 
 
-def generate(
-    mem, n: int, generator: torch.Generator, chunk: int | None = CHUNK, probs: ProbFn | None = None
-) -> Tensor:
+def generate(mem, n: int, generator: torch.Generator, chunk: int | None = CHUNK, probs: ProbFn | None = None) -> Tensor:
     """``n`` samples from pure noise (``mem.generate``): ``x_1`` uniform, then ancestral from ``t = 1``.
 
     Returns
