@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from energy.diffusion import conditional_entropy
 from experiments.corruption import resample
 from experiments.metrics import hamming
 from experiments.seeds import named_seed
@@ -43,9 +42,7 @@ def _gen(*parts) -> torch.Generator:
     return torch.Generator().manual_seed(named_seed(*parts))
 
 
-def nelbo_per_sequence(
-    mem, x0: Tensor, n_times: int, generator: torch.Generator, chunk: int | None = sampling.CHUNK
-) -> Tensor:
+def nelbo_per_sequence(engine: sampling.Engine, x0: Tensor, n_times: int, generator: torch.Generator) -> Tensor:
     """Per-sequence NELBO per token, ``float64 (B,)``: ``E_t mean_i l_i(t)`` over ``t ~ U[t_min, 1]``.
 
     ``l`` is :func:`models.diffusion.process.nelbo`, the integrand the network was trained on.
@@ -56,37 +53,35 @@ def nelbo_per_sequence(
 
     Parameters
     ----------
-    mem : DiffusionMemory
-        A fitted memory.
+    engine : Engine
+        How the fitted memory (learned or oracle) is run.
     x0 : Tensor
         ``long (B, L)`` clean sequences.
     n_times : int
         Strata of ``t``, network evaluations per sequence.
     generator : torch.Generator
         Source of the times and corruptions.
-    chunk : int, optional
-        Rows per network call (:func:`.sampling.denoise`).
     """
     B = x0.shape[0]
     u = torch.rand(B, generator=generator, dtype=torch.float64)  # (B,)
-    step = B if chunk is None else chunk
     per_seq = torch.empty(n_times, B, dtype=torch.float64)
     for j in range(n_times):
         t = NELBO_T_MIN + (1.0 - NELBO_T_MIN) * (u + j) / n_times  # (B,) the j-th stratum
-        x_t = corrupt(x0, t, mem.vocab_size_, generator=generator)  # (B, L)
-        for i in range(0, B, step):  # the loss in chunks too: (B, L, V) float64 tensors stay small
-            rows = slice(i, i + step)
-            log_x = sampling.denoise(mem, x_t[rows], t[rows], chunk)  # (C, L, V)
-            per_seq[j, rows] = nelbo(log_x, x0[rows], x_t[rows], t[rows]).mean(-1)
+        x_t = corrupt(x0, t, engine.mem.vocab_size_, generator=generator)  # (B, L)
+
+        def loss(log_x: Tensor, rows: slice, x_t=x_t, t=t) -> Tensor:  # chunk by chunk: small tensors
+            return nelbo(log_x, x0[rows], x_t[rows], t[rows]).mean(-1)  # (C,)
+
+        per_seq[j] = engine.map(loss, x_t, t)
     return per_seq.mean(0)
 
 
-def nelbo_rows(mem, originals: dict, cell, chunk: int | None = sampling.CHUNK) -> list[dict]:
+def nelbo_rows(engine: sampling.Engine, originals: dict, cell) -> list[dict]:
     """``nelbo`` (nats / token), its standard error over sequences and ``ppl = exp(nelbo)`` per split."""
     rows = []
     for split, x0 in originals.items():
         g = _gen("nelbo", cell.data.name, split, cell.seed)
-        per_seq = nelbo_per_sequence(mem, x0, cell.evaluation.nelbo_times, g, chunk)
+        per_seq = nelbo_per_sequence(engine, x0, cell.evaluation.nelbo_times, g)
         value = float(per_seq.mean())
         se = float(per_seq.std() / math.sqrt(len(per_seq))) if len(per_seq) > 1 else math.nan
         rows.append(
@@ -103,13 +98,12 @@ def nelbo_rows(mem, originals: dict, cell, chunk: int | None = sampling.CHUNK) -
     return rows
 
 
-def fixed_point_rows(
-    mem, model: str, sets: dict, train: Tensor, t: float, chunk: int | None = sampling.CHUNK
-) -> list[dict]:
+def fixed_point_rows(engine: sampling.Engine, model: str, sets: dict, train: Tensor, t: float) -> list[dict]:
     """Share of clean sequences the deterministic denoiser leaves unchanged at time ``t``.
 
     Runs :func:`models.diffusion.samplers.fixed_point` (synchronous MAP read-out of the full
-    posterior, 2-cycles detected, at most 100 iterations) from each clean sequence.
+    posterior, 2-cycles detected, at most 100 iterations) from each clean sequence, with the
+    memory's leave-one-out prediction as ``engine`` computes it.
 
     ``sets`` maps a split name to ``long (B, L)`` clean sequences, ``train`` is the stored set.
     Columns: ``frac_fixed`` (one update changes nothing), ``frac_converged`` (a fixed point was
@@ -118,7 +112,7 @@ def fixed_point_rows(
     """
     rows = []
     for split, x in sets.items():
-        r = fixed_point(lambda xs, ts: sampling.denoise(mem, xs, ts, chunk), x, t)
+        r = fixed_point(engine.denoise, x, t)
         d = (r.states != x).double().mean(-1)  # (B,)
         to_train = (hamming(r.states, train) == 0).any(-1)
         rows.append(
@@ -138,13 +132,13 @@ def fixed_point_rows(
     return rows
 
 
-def entropy_t_rows(mem, model: str, sets: dict, cell, chunk: int | None = sampling.CHUNK) -> list[dict]:
+def entropy_t_rows(engine: sampling.Engine, model: str, sets: dict, cell) -> list[dict]:
     """Mean conditional entropy of the leave-one-out prediction at ``x_t ~ q(x_t | x_0)``, per split and ``t``."""
     rows = []
     for split, x0 in sets.items():
         for t in cell.evaluation.entropy_ts:
-            x_t = resample(x0, t, mem.vocab_size_, generator=_gen("entropy_t", cell.data.name, split, t, cell.seed))
-            h = conditional_entropy(sampling.denoise(mem, x_t, t, chunk))  # (B,)
+            g = _gen("entropy_t", cell.data.name, split, t, cell.seed)
+            h = engine.entropy(resample(x0, t, engine.mem.vocab_size_, generator=g), t)  # (B,)
             rows.append(
                 {
                     "kind": "entropy_t",

@@ -69,32 +69,32 @@ def run_cell(cell: Cell, *, chunk: int | None = CHUNK) -> list[dict]:
     learned = None
     for model in cell.models:
         mem = build_memory(model, cell).fit(ps.train, vocab_size=ps.vocab_size)
+        # how a diffusion memory is run (the network traced once, see .sampling); classical: itself
+        engine = None if model == "classical" else sampling.Engine(mem, chunk)
         if model == "diffusion":
-            learned = mem
+            learned = engine
             rows.append(_training_row(mem))
-        rows += _memory_rows(mem, model, cell, ps, originals, queries, chunk)
+        rows += _memory_rows(mem, engine, model, cell, ps, originals, queries)
     if learned is not None:
-        rows += _divergence_rows(learned, cell, ps, originals, queries, chunk)
+        rows += _divergence_rows(learned, cell, ps, originals, queries)
         if cell.evaluation.nelbo_times > 0:
-            rows += diagnostics.nelbo_rows(learned, originals, cell, chunk)
+            rows += diagnostics.nelbo_rows(learned, originals, cell)
     wall = time.perf_counter() - start
     return [{**base, **row, "wall_s": wall} for row in rows]
 
 
-def _memory_rows(mem, model: str, cell: Cell, ps: PatternSet, originals: dict, queries: dict, chunk) -> list[dict]:
-    """Recovery, generation and (diffusion memories) entropy and fixed-point rows of one fitted memory."""
-    # the network traced once per memory (see .sampling), or None: the memory's own calls
-    probs = sampling.probabilities(mem, chunk) if chunk is not None and model != "classical" else None
-    rows = _recovery_rows(mem, model, cell, originals, queries, chunk, probs)
-    samples = _generate(mem, model, cell, ps, chunk, probs)
+def _memory_rows(mem, engine, model: str, cell: Cell, ps: PatternSet, originals: dict, queries: dict) -> list[dict]:
+    """Recovery, generation and (diffusion memories, run by ``engine``) entropy and fixed-point rows of a memory."""
+    rows = _recovery_rows(mem, engine, model, cell, originals, queries)
+    samples = _generate(mem, engine, model, cell, ps)
     rows.append(_generation_row(model, samples, ps, cell.evaluation.delta))
-    if model == "classical":
+    if engine is None:
         return rows
     clean = {"train": ps.train[: cell.evaluation.n_eval], "test": ps.test[: cell.evaluation.n_eval]}
-    rows += _entropy_rows(mem, model, {**clean, "generated": samples}, chunk)
-    rows += diagnostics.entropy_t_rows(mem, model, {**originals, "generated": samples}, cell, chunk)
+    rows += _entropy_rows(engine, model, {**clean, "generated": samples})
+    rows += diagnostics.entropy_t_rows(engine, model, {**originals, "generated": samples}, cell)
     if cell.evaluation.fixed_point_t is not None:
-        rows += diagnostics.fixed_point_rows(mem, model, clean, ps.train, cell.evaluation.fixed_point_t, chunk)
+        rows += diagnostics.fixed_point_rows(engine, model, clean, ps.train, cell.evaluation.fixed_point_t)
     return rows
 
 
@@ -145,20 +145,21 @@ def _training_row(mem) -> dict:
     }
 
 
-def _recovery_rows(mem, model: str, cell: Cell, originals: dict, queries: dict, chunk, probs) -> list[dict]:
+def _recovery_rows(mem, engine, model: str, cell: Cell, originals: dict, queries: dict) -> list[dict]:
     """Restore every corrupted query: token recovery, exact matches, broken tokens, steps.
 
-    ``chunk`` and ``probs`` as :func:`.sampling.restore` takes them (classical: ignored).
+    Diffusion memories through their :class:`.sampling.Engine`, the classical net (``engine``
+    None) through its own dynamics.
     """
     rows = []
     for (split, t), q in queries.items():
         x0 = originals[split]
         g = _gen("sampler", model, split, t, cell.seed)
-        if model == "classical":  # its own dynamics, which ignore t; no entropy
+        if engine is None:  # its own dynamics, which ignore t; no entropy
             r = mem.retrieve(q, noise=t, generator=g)
             states, steps, entropy = r.states, r.steps, r.entropy
         else:
-            states, steps, entropy = sampling.restore(mem, q, t, g, chunk, probs)
+            states, steps, entropy = engine.restore(q, t, g)
         rec = recovery_rate(states, x0, q).numpy()
         rows.append(
             {
@@ -179,13 +180,13 @@ def _recovery_rows(mem, model: str, cell: Cell, originals: dict, queries: dict, 
     return rows
 
 
-def _generate(mem, model: str, cell: Cell, ps: PatternSet, chunk, probs) -> torch.Tensor:
+def _generate(mem, engine, model: str, cell: Cell, ps: PatternSet) -> torch.Tensor:
     """Samples from pure noise (diffusion memories), or final states from uniform random states (classical)."""
     g = _gen("generate", model, cell.seed)
     n = cell.evaluation.n_generate
-    if model == "classical":  # its analogue of "sampling"
+    if engine is None:  # the classical net's analogue of "sampling"
         return mem.retrieve(random_states(n, ps.length, ps.vocab_size, generator=g), generator=g).states
-    return sampling.generate(mem, n, g, chunk, probs)
+    return engine.generate(n, g)
 
 
 def _generation_row(model: str, samples: torch.Tensor, ps: PatternSet, delta: float) -> dict:
@@ -211,7 +212,7 @@ def _generation_row(model: str, samples: torch.Tensor, ps: PatternSet, delta: fl
     }
 
 
-def _entropy_rows(mem, model: str, sets: dict, chunk: int | None) -> list[dict]:
+def _entropy_rows(engine, model: str, sets: dict) -> list[dict]:
     """Mean conditional entropy of the leave-one-out prediction at ``t = 1e-5`` on each set of sequences.
 
     Pham et al. (2026) draw ``x_t`` at ``t = 1e-5`` first; over ``1024 x 32`` tokens that
@@ -219,7 +220,7 @@ def _entropy_rows(mem, model: str, sets: dict, chunk: int | None) -> list[dict]:
     """
     rows = []
     for split, x in sets.items():
-        h = sampling.entropy(mem, x, chunk)
+        h = engine.entropy(x)
         rows.append(
             {
                 "kind": "entropy",
@@ -234,18 +235,20 @@ def _entropy_rows(mem, model: str, sets: dict, chunk: int | None) -> list[dict]:
     return rows
 
 
-def _divergence_rows(
-    learned, cell: Cell, ps: PatternSet, originals: dict, queries: dict, chunk: int | None
-) -> list[dict]:
-    """``KL(oracle || learned)`` and total variation of the leave-one-out predictions at ``divergence_t``."""
-    oracle = models.make("oracle", device=cell.device).fit(ps.train, vocab_size=ps.vocab_size)
+def _divergence_rows(learned, cell: Cell, ps: PatternSet, originals: dict, queries: dict) -> list[dict]:
+    """``KL(oracle || learned)`` and total variation of the leave-one-out predictions at ``divergence_t``.
+
+    ``learned`` is the learned memory's :class:`.sampling.Engine`; the oracle runs the same way.
+    """
+    memory = models.make("oracle", device=cell.device).fit(ps.train, vocab_size=ps.vocab_size)
+    oracle = sampling.Engine(memory, learned.chunk)
     t = cell.evaluation.divergence_t
     rows = []
     for split, x0 in originals.items():
         q = queries.get((split, t))
         if q is None:
             q = _corrupt(x0, t, ps.vocab_size, cell, split)
-        kl, tv = divergence(sampling.denoise(oracle, q, t, chunk), sampling.denoise(learned, q, t, chunk))
+        kl, tv = divergence(oracle.denoise(q, t), learned.denoise(q, t))
         rows.append(
             {"kind": "divergence", "model": "diffusion", "split": split, "t": t, "kl": kl, "tv": tv, "n": len(q)}
         )

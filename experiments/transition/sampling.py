@@ -11,7 +11,7 @@ the arithmetic of the network:
   sampler's CPU time was system time.  Chunks of :data:`CHUNK` rows stay in cache and in the
   allocator's pool.
 * **Python dispatch** of the eager network, ~15 % at 128 rows: the network is run as a frozen
-  TorchScript trace (:func:`network_probabilities`), used only when it reproduces the module's
+  TorchScript trace (:func:`log_probabilities`), used only when it reproduces the module's
   output bit for bit on a probe batch.
 * **Bookkeeping.**  ``samplers.ancestral`` materialises the posterior ``q(x_s | x_t, pi)`` in
   float64 (one-hot codes, a dozen passes), takes its log and adds Gumbel noise (two more
@@ -23,10 +23,11 @@ the arithmetic of the network:
 So every step uses the network output and the uniforms of ``samplers.ancestral`` (drawn chunk
 after chunk from the same generator, which on the CPU gives the numbers of one draw over the
 whole batch); the two formulas pick different tokens only where two candidates tie to within
-float64 rounding.  The rows of a cell equal those of the memories' own ``retrieve`` /
-``generate`` / ``denoise`` (``chunk=None``, the reference path, kept for the tests and
-``benchmarks/transition_eval.py``), checked bit for bit on a K = 128 quick cell and in
-``tests/experiments_suite/test_transition_diagnostics.py``.
+float64 rounding.  An :class:`Engine` bundles this for one memory; with ``chunk=None`` it calls
+the memory's own ``retrieve`` / ``generate`` / ``denoise`` instead (the reference path, kept for
+the tests and ``benchmarks/transition_eval.py``).  The rows of a cell are the same by both,
+checked bit for bit on the K = 128 quick cell and on 20 seeds of a tiny one
+(``tests/experiments_suite/test_transition_diagnostics.py``).
 """
 
 from __future__ import annotations
@@ -44,17 +45,20 @@ from models.diffusion.schedule import EPS, alpha, sigma
 from models.diffusion.train import auto_threads
 from models.threads import torch_threads
 
-__all__ = ["CHUNK", "ProbFn", "probabilities", "network_probabilities", "denoise", "entropy", "restore", "generate"]
+__all__ = ["CHUNK", "LogProbFn", "log_probabilities", "Engine"]
 
 #: Rows per chunk.  On the reference machine 64-256 are equally fast (the activations of 128
 #: sequences of 32 tokens, 4 MB, stay in its 32 MB L3 cache); 1024 is 1.4x slower.
 CHUNK = 128
 
-#: ``(x long (C, L), t float) -> float64 (C, L, V)`` leave-one-out probabilities ``pi``.
-ProbFn = Callable[[Tensor, float], Tensor]
+#: ``(x long (C, L), t float64 (C,)) -> float64 (C, L, V)`` leave-one-out log-probabilities.
+LogProbFn = Callable[[Tensor, Tensor], Tensor]
 
 
-def _times(t: float, x: Tensor) -> Tensor:
+def _times(t: float | Tensor, x: Tensor) -> Tensor:
+    """A time or ``(B,)`` times as ``float64 (B,)`` on the device of ``x``."""
+    if isinstance(t, Tensor) and t.dim() == 1:
+        return t.to(device=x.device, dtype=torch.float64)
     return torch.full((x.shape[0],), float(t), dtype=torch.float64, device=x.device)
 
 
@@ -78,56 +82,20 @@ def _frozen(model: torch.nn.Module, x: Tensor, s: Tensor) -> torch.nn.Module:
         return traced if torch.equal(traced(probe_x, probe_s), model(probe_x, probe_s)) else model
 
 
-def network_probabilities(mem: DiffusionMemory, chunk: int = CHUNK) -> ProbFn:
-    """``pi`` of a trained network: ``exp`` of ``samplers.NetworkDenoiser``'s output, from a frozen trace.
+def log_probabilities(mem, chunk: int = CHUNK) -> LogProbFn:
+    """The leave-one-out log-probabilities of a fitted diffusion or oracle memory, as ``mem.denoise``.
 
-    The trace is taken on ``chunk`` random sequences at random times and kept only if it
-    reproduces the module on three other rows exactly.
+    A trained network runs as a frozen trace taken on ``chunk`` random sequences at random
+    times and kept only if it reproduces the module on three other rows exactly; it returns
+    what ``samplers.NetworkDenoiser`` returns.  The oracle is its own ``Oracle`` callable.
     """
-    model = mem.model_.eval()
+    if not isinstance(mem, DiffusionMemory):
+        return mem.oracle_
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, mem.vocab_size_, (chunk, mem.patterns_.shape[1]), generator=g).to(mem.device_)
     s = sigma(torch.rand(chunk, generator=g, dtype=torch.float64), EPS).float().to(mem.device_)
-    net = _frozen(model, x, s)
-
-    def probs(x: Tensor, t: float) -> Tensor:
-        return net(x, sigma(_times(t, x), EPS).float()).double().exp_()  # (C, L, V)
-
-    return probs
-
-
-def probabilities(mem, chunk: int = CHUNK) -> ProbFn:
-    """The leave-one-out probabilities of a fitted diffusion or oracle memory."""
-    if isinstance(mem, DiffusionMemory):
-        return network_probabilities(mem, chunk)
-    oracle = mem.oracle_
-    return lambda x, t: oracle.loo(x, _times(t, x))
-
-
-def _threads(mem) -> int | None:
-    """The thread count the memory's own calls use (one for a small network on a CPU)."""
-    return auto_threads(mem.model_, mem.device_, None) if isinstance(mem, DiffusionMemory) else None
-
-
-def denoise(mem, x: Tensor, t: float | Tensor, chunk: int | None = CHUNK) -> Tensor:
-    """``mem.denoise(x, t)``, ``chunk`` rows at a time: ``float64 (B, L, V)`` leave-one-out log-probabilities.
-
-    ``t`` is a time or a ``(B,)`` tensor of times, one per row.
-    """
-    if chunk is None:
-        return mem.denoise(x, t)
-    with torch_threads(_threads(mem)):
-        if isinstance(t, Tensor) and t.dim() == 1:
-            return torch.cat([mem.denoise(xc, tc) for xc, tc in zip(_chunks(x, chunk), _chunks(t, chunk), strict=True)])
-        return torch.cat([mem.denoise(xc, t) for xc in _chunks(x, chunk)])
-
-
-def entropy(mem, x: Tensor, chunk: int | None = CHUNK) -> Tensor:
-    """Mean conditional entropy per sequence at ``t = 1e-5`` (``Retrieval.entropy``), ``float64 (B,)``."""
-    if chunk is None:
-        return conditional_entropy(mem.denoise(x, ENTROPY_TIME))
-    with torch_threads(_threads(mem)):
-        return torch.cat([conditional_entropy(mem.denoise(xc, ENTROPY_TIME)) for xc in _chunks(x, chunk)])
+    net = _frozen(mem.model_.eval(), x, s)
+    return lambda x, t: net(x, sigma(t, EPS).float()).double()  # (C, L, V)
 
 
 def _draw(x: Tensor, pi: Tensor, s: float, t: float, generator: torch.Generator) -> Tensor:
@@ -147,62 +115,82 @@ def _draw(x: Tensor, pi: Tensor, s: float, t: float, generator: torch.Generator)
     return num.div_(u.clamp_min_(torch.finfo(torch.float64).tiny).log_().neg_()).argmax(-1)
 
 
-def _ancestral(probs: ProbFn, x: Tensor, t: float, dt: float, generator: torch.Generator, chunk: int):
-    """States at ``t = 0`` (CPU) and the denoiser calls per row (grid steps + final noise removal)."""
-    grid = time_grid(max(float(t), T_END), dt, T_END).tolist()
-    with torch.inference_mode():
-        # the grid's steps, then the ancestral noise removal t_end -> 0 (alpha_s = 1)
-        for t_k, s_k in [*zip(grid[:-1], grid[1:], strict=True), (T_END, 0.0)]:
-            x = torch.cat([_draw(xc, probs(xc, t_k), s_k, t_k, generator) for xc in _chunks(x, chunk)])
-    return x.cpu().clone(), len(grid)  # a clone outside inference mode is an ordinary tensor
-
-
-def restore(
-    mem, queries: Tensor, t: float, generator: torch.Generator, chunk: int | None = CHUNK, probs: ProbFn | None = None
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Ancestral sampling with ``mem.dt`` from queries corrupted at ``t`` to ``t = 0``, as ``mem.retrieve``.
+class Engine:
+    """How a cell runs one fitted diffusion or oracle memory.
 
     Parameters
     ----------
     mem : DiffusionMemory or OracleMemory
-        A fitted memory whose sampler is ``"ancestral"``.
-    queries : Tensor
-        ``long (B, L)`` corrupted sequences (not modified).
-    t : float
-        Their corruption time.
-    generator : torch.Generator
-        Source of the sampling noise.
+        A fitted memory with the ancestral sampler.
     chunk : int, optional
-        Rows per chunk; ``None``: ``mem.retrieve`` itself.
-    probs : ProbFn, optional
-        ``probabilities(mem, chunk)``, to build it once for several calls.
+        Rows per denoiser call (the optimised path); ``None``: the memory's own methods on
+        whole batches (the reference path).
 
-    Returns
-    -------
-    states, steps, entropy : Tensor
-        ``long (B, L)`` restored sequences, ``long (B,)`` denoiser calls per row and ``float64 (B,)``
-        conditional entropy of the restored sequences, as ``mem.retrieve`` returns them.
+    Every method takes and returns CPU tensors and leaves its inputs unchanged.
     """
-    if chunk is None:
-        r = mem.retrieve(queries, noise=t, generator=generator)
-        return r.states, r.steps, r.entropy
-    probs = probs or probabilities(mem, chunk)
-    with torch_threads(_threads(mem)):
-        states, n = _ancestral(probs, queries.to(mem.device_), t, mem.dt, generator, chunk)
-    return states, torch.full((states.shape[0],), n, dtype=torch.long), entropy(mem, states, chunk)
 
+    def __init__(self, mem, chunk: int | None = CHUNK) -> None:
+        self.mem = mem
+        self.chunk = chunk
+        self._log_probs = None if chunk is None else log_probabilities(mem, chunk)
+        self._threads = auto_threads(mem.model_, mem.device_, None) if isinstance(mem, DiffusionMemory) else None
 
-def generate(mem, n: int, generator: torch.Generator, chunk: int | None = CHUNK, probs: ProbFn | None = None) -> Tensor:
-    """``n`` samples from pure noise (``mem.generate``): ``x_1`` uniform, then ancestral from ``t = 1``.
+    def map(self, fn: Callable[[Tensor, slice], Tensor], x: Tensor, t: float | Tensor) -> Tensor:
+        """``fn(log_probs, rows)`` on every chunk of ``x`` at ``t``, concatenated (on the CPU).
 
-    Returns
-    -------
-    Tensor
-        ``long (n, L)`` on the CPU.
-    """
-    if chunk is None:
-        return mem.generate(n, generator=generator).states
-    probs = probs or probabilities(mem, chunk)
-    x1 = torch.randint(0, mem.vocab_size_, (n, mem.patterns_.shape[1]), generator=generator).to(mem.device_)
-    with torch_threads(_threads(mem)):
-        return _ancestral(probs, x1, 1.0, mem.dt, generator, chunk)[0]
+        ``log_probs`` are the ``float64 (C, L, V)`` leave-one-out log-probabilities of the rows
+        ``rows`` of ``x``; ``t`` is a time or ``(B,)`` times.  Reference path: one call on the
+        whole batch with ``mem.denoise``.
+        """
+        if self.chunk is None:
+            return fn(self.mem.denoise(x, t), slice(None))
+        x = x.to(self.mem.device_)
+        times = _times(t, x)
+        rows = [slice(i, i + self.chunk) for i in range(0, x.shape[0], self.chunk)]
+        with torch_threads(self._threads), torch.inference_mode():
+            out = [fn(self._log_probs(x[r], times[r]), r) for r in rows]
+        return torch.cat(out).cpu().clone()  # a clone outside inference mode is an ordinary tensor
+
+    def denoise(self, x: Tensor, t: float | Tensor) -> Tensor:
+        """``mem.denoise(x, t)``: ``float64 (B, L, V)`` leave-one-out log-probabilities (``t``: scalar or ``(B,)``)."""
+        return self.map(lambda log_probs, rows: log_probs, x, t)
+
+    def entropy(self, x: Tensor, t: float = ENTROPY_TIME) -> Tensor:
+        """Mean conditional entropy per sequence of the prediction at ``t`` (``Retrieval.entropy``), ``(B,)``."""
+        return self.map(lambda log_probs, rows: conditional_entropy(log_probs), x, t)
+
+    def _step(self, x: Tensor, t: float, s: float, generator: torch.Generator) -> Tensor:
+        """One ancestral step ``t -> s`` of a chunk: the plug-in posterior's draw."""
+        return _draw(x, self._log_probs(x, _times(t, x)).exp_(), s, t, generator)
+
+    def _ancestral(self, x: Tensor, t: float, generator: torch.Generator) -> tuple[Tensor, int]:
+        """States at ``t = 0`` and the denoiser calls per row (grid steps + final noise removal)."""
+        grid = time_grid(max(float(t), T_END), self.mem.dt, T_END).tolist()
+        x = x.to(self.mem.device_)
+        with torch_threads(self._threads), torch.inference_mode():
+            # the grid's steps, then the ancestral noise removal t_end -> 0 (alpha_s = 1)
+            for t_k, s_k in [*zip(grid[:-1], grid[1:], strict=True), (T_END, 0.0)]:
+                x = torch.cat([self._step(xc, t_k, s_k, generator) for xc in _chunks(x, self.chunk)])
+        return x.cpu().clone(), len(grid)
+
+    def restore(self, queries: Tensor, t: float, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        """Ancestral sampling with ``mem.dt`` from queries corrupted at ``t`` to ``t = 0``, as ``mem.retrieve``.
+
+        Returns
+        -------
+        states, steps, entropy : Tensor
+            ``long (B, L)`` restored sequences, ``long (B,)`` denoiser calls per row and
+            ``float64 (B,)`` conditional entropy of the restored sequences.
+        """
+        if self.chunk is None:
+            r = self.mem.retrieve(queries, noise=t, generator=generator)
+            return r.states, r.steps, r.entropy
+        states, n = self._ancestral(queries, t, generator)
+        return states, torch.full((states.shape[0],), n, dtype=torch.long), self.entropy(states)
+
+    def generate(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` samples from pure noise as ``mem.generate``: ``x_1`` uniform, then ancestral from ``t = 1``."""
+        if self.chunk is None:
+            return self.mem.generate(n, generator=generator).states
+        x1 = torch.randint(0, self.mem.vocab_size_, (n, self.mem.patterns_.shape[1]), generator=generator)
+        return self._ancestral(x1, 1.0, generator)[0]
