@@ -10,7 +10,9 @@ Sections, in order (each a module with ``run(quick=False) -> list[dict]``):
 * ``diffusion``: diffusion training tokens/s and FLOP/s vs matmul, oracle queries/s vs K;
 * ``peers``: hopfieldkit, hopfieldnetwork, dhnn (and hflayers) on identical workloads;
 * ``limits``: sync step at N = B = 1024, what limits it, async dispatch cost, modern update;
-* ``scaling``: fitted cost exponents of every memory in N, K and B.
+* ``scaling``: fitted cost exponents of every memory in N, K and B;
+* ``transition_eval``: one transition cell evaluated by the row-chunked samplers and by the
+  memories' own calls, side by side (trains the quick K = 128 network once if not found).
 
 The markdown (``--out``) adds the machine's description, the performance targets
 and the machine-limit summary.  ``docs/benchmarks.md`` is this output for the reference
@@ -59,6 +61,11 @@ SECTIONS = (
         "scaling",
         "Scaling of retrieval cost in N (or L), K and B",
         "per-query-step exponent over the arithmetic exponent (where that is not 0)",
+    ),
+    (
+        "transition_eval",
+        "Transition cell evaluation (quick preset, K = 128): optimised samplers vs before",
+        "speed-up: seconds before over seconds optimised, timed in alternation",
     ),
 )
 KEYS = tuple(key for key, _, _ in SECTIONS)

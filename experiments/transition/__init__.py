@@ -36,14 +36,22 @@ Per cell (dataset, ``K``, model size, steps, seed, evaluation settings) the tabl
   stored sequence has at a position) and weighs the oracle's modes: it grows when the
   network stops reproducing the stored sequences;
 * ``kind="training"``: final training loss, training time, whether the checkpoint was
-  reused.
+  reused;
+* ``kind="nelbo"``: the learned model's NELBO per token (and ``ppl = exp(nelbo)``) on train
+  and test sequences, with times and corruptions shared by every ``K``;
+* ``kind="fixed_point"``: the share of clean train / test sequences that the deterministic
+  denoiser (MAP of the full posterior at ``fixed_point_t``) leaves unchanged, learned and oracle;
+* ``kind="entropy_t"``: the conditional-entropy probe on train, test and generated
+  sequences corrupted at each ``t`` of ``entropy_ts``.
 
 Every row carries the content hash of its pattern set (train + test).
 
 Files: ``config.py`` (Config, presets, cells), ``data.py`` (pattern pools, rule scores),
 ``training.py`` (network spec, checkpoint keys, the three memories), ``evaluation.py``
-(one cell, step by step), ``acceptance.py`` (key numbers, acceptance checks, summary),
-``figures.py``.
+(one cell, step by step), ``sampling.py`` (the row-chunked samplers it runs the diffusion
+memories with), ``diagnostics.py`` (NELBO, fixed points, entropy against ``t``),
+``acceptance.py`` (key numbers, acceptance checks, summary), ``crossing.py`` (the crossing
+``K`` per network width), ``figures.py`` and ``diagnostic_figures.py``.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ from experiments.transition.acceptance import (
     SMALL_K_RECOVERY,
     acceptance,
     key_numbers,
+    nelbo_peak,
     summary,
 )
 from experiments.transition.config import (
@@ -76,9 +85,12 @@ from experiments.transition.config import (
     EvalSpec,
     cells,
 )
+from experiments.transition.crossing import CROSSING_GAP, CROSSING_T, crossing_k, crossing_summary, interpolate_crossing
 from experiments.transition.data import DATASETS, DataSpec, make_patterns, rule_scores
+from experiments.transition.diagnostics import fixed_point_rows, nelbo_per_sequence
 from experiments.transition.evaluation import SPLITS, divergence, run_cell
 from experiments.transition.figures import plot
+from experiments.transition.sampling import CHUNK
 from experiments.transition.training import MODEL_CHOICES, NetSpec, build_memory, checkpoint_key
 
 __all__ = [
@@ -107,7 +119,16 @@ __all__ = [
     "key_numbers",
     "acceptance",
     "summary",
+    "nelbo_peak",
+    "crossing_k",
+    "crossing_summary",
+    "interpolate_crossing",
+    "nelbo_per_sequence",
+    "fixed_point_rows",
     "plot",
+    "CHUNK",
+    "CROSSING_GAP",
+    "CROSSING_T",
     "LARGE_K",
     "LARGE_K_ENTROPY_RATIO",
     "LARGE_K_GAP",

@@ -12,8 +12,9 @@ import math
 import pandas as pd
 
 from experiments.metrics import GENERATION_CLASSES
+from experiments.transition.crossing import crossing_summary
 
-__all__ = ["key_numbers", "acceptance", "summary"]
+__all__ = ["key_numbers", "acceptance", "summary", "nelbo_peak"]
 
 #: Acceptance thresholds of the memorisation -> generalisation signatures (docs/transition.md):
 #: at the smallest K the network memorises, from K = 128 it generalises, the oracle never does.
@@ -34,43 +35,76 @@ LARGE_K_ENTROPY_RATIO = 0.9
 _SHORT = {"recovery": "rec", "frac_exact": "exact"}  # column prefixes of key_numbers
 
 
+def _keys(results: pd.DataFrame) -> list[str]:
+    """Key columns: ``dataset, K, model``, and ``d_model`` when the table holds several widths."""
+    several = "d_model" in results and results["d_model"].nunique() > 1
+    return ["dataset", "d_model", "K", "model"] if several else ["dataset", "K", "model"]
+
+
+def _wide(results: pd.DataFrame, kind: str, keys: list[str], values, prefix: str) -> pd.DataFrame | None:
+    """Rows of one kind, one column ``<prefix>_<split>`` per split (means over seeds)."""
+    sub = results[results["kind"] == kind]
+    if sub.empty:
+        return None
+    wide = sub.pivot_table(index=keys, columns="split", values=values, aggfunc="mean")
+    wide.columns = [f"{prefix}_{c}" for c in wide.columns]
+    return wide
+
+
 def key_numbers(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, K, model): recovery per split and t, entropies, generation classes.
+    """One row per (dataset, K, model) (and ``d_model`` when several): recovery, entropies, generations.
 
     Columns ``rec_<split>_<t>``, ``exact_<split>_<t>``, ``H_<split>``, the generation
-    shares, ``copy``, ``rule_valid`` and ``kl_<split>`` (diffusion only); means over seeds.
+    shares, ``copy``, ``rule_valid``, ``kl_<split>`` (diffusion only), ``nelbo_<split>`` and
+    ``ppl_<split>`` (diffusion only) and ``fixed_<split>`` (diffusion and oracle); means over seeds.
     """
-    keys = ["dataset", "K", "model"]
+    keys = _keys(results)
     parts = []
     rec = results[results["kind"] == "recovery"]
     if len(rec):
         wide = rec.pivot_table(index=keys, columns=["split", "t"], values=["recovery", "frac_exact"], aggfunc="mean")
         wide.columns = [f"{_SHORT[v]}_{s}_{t:g}" for v, s, t in wide.columns]
         parts.append(wide)
-    ent = results[results["kind"] == "entropy"]
-    if len(ent):
-        wide = ent.pivot_table(index=keys, columns="split", values="entropy", aggfunc="mean")
-        wide.columns = [f"H_{c}" for c in wide.columns]
-        parts.append(wide)
+    parts.append(_wide(results, "entropy", keys, "entropy", "H"))
     gen = results[results["kind"] == "generation"]
     if len(gen):
         cols = [*GENERATION_CLASSES, "copy", "rule_valid", "rule_fraction"]
         parts.append(gen.groupby(keys)[cols].mean())
-    div = results[results["kind"] == "divergence"]
-    if len(div):
-        wide = div.pivot_table(index=keys, columns="split", values="kl", aggfunc="mean")
-        wide.columns = [f"kl_{c}" for c in wide.columns]
-        parts.append(wide)
+    parts.append(_wide(results, "divergence", keys, "kl", "kl"))
+    parts.append(_wide(results, "nelbo", keys, "nelbo", "nelbo"))
+    parts.append(_wide(results, "nelbo", keys, "ppl", "ppl"))
+    parts.append(_wide(results, "fixed_point", keys, "frac_fixed", "fixed"))
+    parts = [p for p in parts if p is not None]
     if not parts:
         return pd.DataFrame()
     return pd.concat(parts, axis=1).sort_index()
 
 
-def acceptance(results: pd.DataFrame, dataset: str = "div4") -> pd.DataFrame:
+def nelbo_peak(results: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """The ``K`` where the learned model's NELBO on ``split`` peaks, per dataset and width (at least two ``K``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``dataset``, ``d_model``, ``K_peak``, ``nelbo_peak`` (means over seeds); empty
+        without ``nelbo`` rows.
+    """
+    sub = results[(results["kind"] == "nelbo") & (results["split"] == split)]
+    rows = []
+    for (dataset, d_model), g in sub.groupby(["dataset", "d_model"]):
+        curve = g.groupby("K")["nelbo"].mean()
+        if len(curve) < 2:  # one K has no peak
+            continue
+        rows.append({"dataset": dataset, "d_model": d_model, "K_peak": curve.idxmax(), "nelbo_peak": curve.max()})
+    return pd.DataFrame(rows, columns=["dataset", "d_model", "K_peak", "nelbo_peak"])
+
+
+def acceptance(results: pd.DataFrame, dataset: str = "div4", d_model: int | None = None) -> pd.DataFrame:
     """The acceptance signatures of the transition, measured on one dataset (means over seeds).
 
     Also two more criteria: learned test recovery at the oracle's floor
-    for ``K <= 8`` and ``H_train / H_test >= 0.9`` from ``K = 128``.
+    for ``K <= 8`` and ``H_train / H_test >= 0.9`` from ``K = 128``.  ``d_model`` restricts
+    the table to one network width (a ``sizes`` run holds several).
 
     Returns
     -------
@@ -79,6 +113,8 @@ def acceptance(results: pd.DataFrame, dataset: str = "div4") -> pd.DataFrame:
         covers), ``threshold``, ``passed``.
     """
     df = results[results["dataset"] == dataset]
+    if d_model is not None:
+        df = df[df["d_model"] == d_model]
     rec = df[df["kind"] == "recovery"].groupby(["model", "split", "t", "K"])["recovery"].mean()
     ks = sorted(df["K"].unique())
     if not ks:
@@ -123,31 +159,51 @@ def acceptance(results: pd.DataFrame, dataset: str = "div4") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _line(key: tuple, r: pd.Series, ts: list[float]) -> str:
+    """One summary line of a key-numbers row."""
+    *_, K, model = key
+    width = f"d={key[1]:<4d}" if len(key) == 4 else ""
+    rec_tr = "/".join(f"{r.get(f'rec_train_{t:g}', math.nan):.2f}" for t in ts)
+    rec_te = "/".join(f"{r.get(f'rec_test_{t:g}', math.nan):.2f}" for t in ts)
+    ent = "/".join(f"{r.get(f'H_{s}', math.nan):.2f}" for s in ("train", "test", "generated"))
+    gen = (
+        f"mem {r.get('memorised', math.nan):.2f} spur {r.get('spurious', math.nan):.2f} "
+        f"gen {r.get('generalised', math.nan):.2f} copy {r.get('copy', math.nan):.2f} "
+        f"valid {r.get('rule_valid', math.nan):.2f}"
+    )
+    extra = ""
+    if not math.isnan(r.get("kl_test", math.nan)):
+        extra += f"  KL(oracle||learned) {r.get('kl_train', math.nan):.2f}/{r['kl_test']:.2f}"
+    if not math.isnan(r.get("nelbo_test", math.nan)):
+        extra += f"  NELBO {r.get('nelbo_train', math.nan):.3f}/{r['nelbo_test']:.3f}"
+    if not math.isnan(r.get("fixed_test", math.nan)):
+        extra += f"  fixed {r.get('fixed_train', math.nan):.2f}/{r['fixed_test']:.2f}"
+    return f"  {width}K={K:5d} {model:9s} {rec_tr} | {rec_te}  H {ent}  {gen}{extra}"
+
+
 def summary(results: pd.DataFrame) -> str:
     table = key_numbers(results)
+    peaks = nelbo_peak(results)
     lines = []
     for dataset, df in table.groupby(level="dataset", sort=False):
         ts = sorted({float(c.rsplit("_", 1)[1]) for c in df.columns if c.startswith("rec_train_")})
         tt = "/".join(f"{t:g}" for t in ts)
         lines.append(
-            f"{dataset}: recovery train | test at t = {tt}; entropy train/test/generated; generations; KL train/test"
+            f"{dataset}: recovery train | test at t = {tt}; entropy train/test/generated; generations; "
+            "KL, NELBO and fixed-point share train/test"
         )
-        for (_, K, model), r in df.iterrows():
-            rec_tr = "/".join(f"{r.get(f'rec_train_{t:g}', math.nan):.2f}" for t in ts)
-            rec_te = "/".join(f"{r.get(f'rec_test_{t:g}', math.nan):.2f}" for t in ts)
-            ent = "/".join(f"{r.get(f'H_{s}', math.nan):.2f}" for s in ("train", "test", "generated"))
-            gen = (
-                f"mem {r.get('memorised', math.nan):.2f} spur {r.get('spurious', math.nan):.2f} "
-                f"gen {r.get('generalised', math.nan):.2f} copy {r.get('copy', math.nan):.2f} "
-                f"valid {r.get('rule_valid', math.nan):.2f}"
-            )
-            kl = ""
-            if not math.isnan(r.get("kl_test", math.nan)):
-                kl = f"  KL(oracle||learned) {r.get('kl_train', math.nan):.2f}/{r['kl_test']:.2f}"
-            lines.append(f"  K={K:5d} {model:9s} {rec_tr} | {rec_te}  H {ent}  {gen}{kl}")
-        checks = acceptance(results, dataset)
-        if len(checks) and dataset == "div4":
-            lines.append("  acceptance signatures:")
-            for c in checks.itertuples():
-                lines.append(f"    [{'pass' if c.passed else 'FAIL'}] {c.check}: {c.value:.3f} ({c.threshold})")
+        lines += [_line(key, r, ts) for key, r in df.iterrows()]
+        for p in peaks[peaks["dataset"] == dataset].itertuples():
+            at = f"{p.nelbo_peak:.3f} nats/token, d_model={p.d_model}"
+            lines.append(f"  held-out NELBO peaks at K = {p.K_peak} ({at})")
+        lines += [f"  {line}" for line in crossing_summary(results[results["dataset"] == dataset])]
+        if dataset != "div4":
+            continue
+        widths = sorted(results.loc[results["dataset"] == dataset, "d_model"].unique())
+        for d_model in widths:
+            checks = acceptance(results, dataset, d_model if len(widths) > 1 else None)
+            if len(checks):
+                lines.append("  acceptance signatures:" + (f" (d_model={d_model})" if len(widths) > 1 else ""))
+                for c in checks.itertuples():
+                    lines.append(f"    [{'pass' if c.passed else 'FAIL'}] {c.check}: {c.value:.3f} ({c.threshold})")
     return "\n".join(lines)

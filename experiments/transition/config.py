@@ -9,6 +9,7 @@ data, network and evaluation settings are the sub-specs :class:`~.data.DataSpec`
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +34,25 @@ NAME = "transition"
 #: Seed ``s`` draws its pattern pools with ``data_seed + DATA_SEED_STRIDE * s``.
 DATA_SEED_STRIDE = 1000
 # What ``python -m experiments transition --help`` says besides the presets.
-ROWS = "per dataset x K x seed x model x kind (training / recovery / generation / entropy / divergence) x split x t"
-FIGURES = ("transition_recovery", "transition_entropy", "transition_generations", "transition_divergence")
+ROWS = (
+    "per dataset x d_model x K x seed x model x kind (training / recovery / generation / entropy / entropy_t / "
+    "divergence / nelbo / fixed_point) x split x t"
+)
+FIGURES = (
+    "transition_recovery",
+    "transition_entropy",
+    "transition_generations",
+    "transition_divergence",
+    "transition_nelbo",
+    "transition_fixed_points",
+    "transition_entropy_t",
+    "transition_crossing",
+)
 RUNTIME = {
     "quick": "about 9 min with --backend joblib --jobs 2 on 2 CPU cores (520 s measured, fresh clone)",
     "text": "about 8 min with --backend joblib --jobs 2 (489 s measured)",
     "paper": "hours on CPU (not measured); minutes per cell with --device cuda",
+    "sizes": "hours on 2 CPU cores (72 cells of about 2-4 min each; not run)",
 }
 EXAMPLES = (
     "python -m experiments transition --preset quick --out results --backend joblib --jobs 2",
@@ -59,7 +73,10 @@ class Config:
     draws its own pools (``data_seed + DATA_SEED_STRIDE * seed``) and seeds the network and
     the samplers, so each seed is an independent replicate of the whole experiment.
     ``checkpoint_root`` overrides where trained networks are kept (default:
-    ``OUT/transition/checkpoints``).
+    ``OUT/transition/checkpoints``).  ``d_models``, when not empty, sweeps these network
+    widths instead of ``d_model`` (the ``sizes`` preset).  ``entropy_ts``, ``fixed_point_t`` and
+    ``nelbo_times`` set the diagnostics of :mod:`.diagnostics` (``()``, ``None`` and 0 switch
+    them off).
     """
 
     models: tuple[str, ...] = MODEL_CHOICES
@@ -73,6 +90,7 @@ class Config:
     text_source: str = "auto"
     markov_successors: int = 2
     d_model: int = 64
+    d_models: tuple[int, ...] = ()
     n_layers: int = 2
     n_heads: int = 4
     train_steps: int = 2000
@@ -85,6 +103,10 @@ class Config:
     n_generate: int = 128
     delta: float = 0.1
     divergence_t: float = 0.25
+    # the conditional-entropy probe at x_t ~ q(x_t | x_0): one network call per split and t
+    entropy_ts: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 0.9)
+    fixed_point_t: float | None = 0.05
+    nelbo_times: int = 8  # stratified times per sequence of the NELBO
     seeds: tuple[int, ...] = (0,)
     checkpoint_root: str | None = None
     device: str = "cpu"
@@ -120,8 +142,13 @@ PRESETS = {
         # the Lee corpus has 2441 sentences of L = 32: K = 2048 leaves room for 384 test ones
         n_eval=384,
         n_generate=512,
+        entropy_ts=(0.05, 0.1, 0.25, 0.5, 1.0),
         seeds=(0, 1, 2),
     ),
+    # The quick sweep at three network widths and three seeds, for the crossing K per width
+    # (acceptance.crossing_k): Pham et al. (2026) find that larger models need more data
+    # before they stop memorising.  72 cells, hours on 2 cores: not run here (docs/transition.md).
+    "sizes": Config(train_steps=1500, dropout=0.1, n_eval=1024, d_models=(32, 64, 128), seeds=(0, 1, 2)),
 }
 
 
@@ -135,6 +162,9 @@ class EvalSpec:
     n_generate: int
     delta: float
     divergence_t: float
+    entropy_ts: tuple[float, ...] = ()
+    fixed_point_t: float | None = None
+    nelbo_times: int = 0
 
 
 @dataclass(frozen=True)
@@ -165,10 +195,26 @@ def _check(config: Config) -> None:
         raise ValueError(f"Ks must be a non-empty tuple of ints >= 1, got {config.Ks!r}")
     if not config.ts or any(not 0 < t <= 1 for t in config.ts):
         raise ValueError(f"ts must be diffusion times in (0, 1], got {config.ts!r}")
+    times = [*config.entropy_ts, *([] if config.fixed_point_t is None else [config.fixed_point_t])]
+    if any(not 0 < t <= 1 for t in times):
+        raise ValueError(
+            f"entropy_ts and fixed_point_t must be diffusion times in (0, 1], got {config.entropy_ts!r}, "
+            f"{config.fixed_point_t!r}"
+        )
+    if isinstance(config.nelbo_times, bool) or not isinstance(config.nelbo_times, int) or config.nelbo_times < 0:
+        raise ValueError(f"nelbo_times must be an int >= 0, got {config.nelbo_times!r}")
+    bad = [d for d in _widths(config) if isinstance(d, bool) or not isinstance(d, int) or d < 1 or d % config.n_heads]
+    if bad:
+        raise ValueError(f"network widths must be positive multiples of n_heads={config.n_heads}, got {bad}")
+
+
+def _widths(config: Config) -> tuple[int, ...]:
+    """The network widths of the sweep: ``d_models``, or ``d_model`` alone."""
+    return tuple(config.d_models) or (config.d_model,)
 
 
 def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
-    """One cell per (dataset, ``K``, seed), ascending ``K``.
+    """One cell per (dataset, network width, ``K``, seed), ascending ``K``.
 
     Parameters
     ----------
@@ -184,7 +230,11 @@ def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
     else:
         root = str(Path(out if out is not None else "results") / NAME / "checkpoints")
     net = _by_name(NetSpec, config)
-    ev = dataclasses.replace(_by_name(EvalSpec, config), ts=tuple(float(t) for t in config.ts))
+    ev = dataclasses.replace(
+        _by_name(EvalSpec, config),
+        ts=tuple(float(t) for t in config.ts),
+        entropy_ts=tuple(float(t) for t in config.entropy_ts),
+    )
     out_cells = []
     for name in config.datasets:
         for s in config.seeds:
@@ -202,11 +252,17 @@ def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
                 n_successors=config.markov_successors,
             )
             make_patterns(data, max(config.Ks))  # a pool too small for the largest K fails now, not after hours
-            for K in sorted(config.Ks):
+            for d_model, K in itertools.product(_widths(config), sorted(config.Ks)):
                 cell = Cell(
-                    data=data, K=K, net=net, seed=s, evaluation=ev, models=tuple(config.models), checkpoint_root=root
+                    data=data,
+                    K=K,
+                    net=dataclasses.replace(net, d_model=d_model),
+                    seed=s,
+                    evaluation=ev,
+                    models=tuple(config.models),
+                    checkpoint_root=root,
                 )
                 out_cells.append(dataclasses.replace(cell, device=config.device))
-    # ascending K across seeds, so that a progress bar fills evenly and small K finish first
-    out_cells.sort(key=lambda c: (c.data.name, c.K, c.seed))
+    # ascending K across seeds (and widths), so that a progress bar fills evenly and small K finish first
+    out_cells.sort(key=lambda c: (c.data.name, c.K, c.net.d_model, c.seed))
     return out_cells

@@ -5,9 +5,15 @@
 1. the pattern set of the cell and the corrupted queries every memory gets;
 2. per memory: fit (the diffusion network trains or loads its checkpoint), then
    ``recovery`` rows (restore corrupted train / test sequences), one ``generation`` row
-   (samples from pure noise, classified) and ``entropy`` rows (conditional entropy on clean
-   and generated sequences);
-3. ``divergence`` rows: the learned leave-one-out prediction against the exact one.
+   (samples from pure noise, classified), ``entropy`` rows (conditional entropy on clean
+   and generated sequences), and the diagnostics of :mod:`.diagnostics`: ``entropy_t`` rows
+   (the same probe on sequences corrupted at several ``t``) and ``fixed_point`` rows (clean
+   sequences under the deterministic denoiser);
+3. ``divergence`` rows: the learned leave-one-out prediction against the exact one;
+   ``nelbo`` rows: the learned model's NELBO per token on train and test sequences.
+
+The diffusion memories run through the row-chunked samplers of :mod:`.sampling` (the same
+samples as their own ``retrieve`` / ``generate``, about twice as fast on a CPU).
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ import pandas as pd
 import torch
 
 import models
-from energy.diffusion import conditional_entropy
 from experiments.corruption import random_states, resample
 from experiments.metrics import (
     GENERATION_CLASSES,
@@ -33,8 +38,10 @@ from experiments.metrics import (
 )
 from experiments.patterns import PatternSet
 from experiments.seeds import named_seed
+from experiments.transition import diagnostics, sampling
 from experiments.transition.config import Cell
 from experiments.transition.data import make_patterns, rule_scores
+from experiments.transition.sampling import CHUNK
 from experiments.transition.training import build_memory
 from models.diffusion.memory import ENTROPY_TIME
 
@@ -47,8 +54,13 @@ def _gen(*parts) -> torch.Generator:
     return torch.Generator().manual_seed(named_seed(*parts))
 
 
-def run_cell(cell: Cell) -> list[dict]:
-    """All rows of one (dataset, ``K``, seed) cell; see the module docstring for the steps."""
+def run_cell(cell: Cell, *, chunk: int | None = CHUNK) -> list[dict]:
+    """All rows of one (dataset, width, ``K``, seed) cell; see the module docstring for the steps.
+
+    ``chunk``: rows per denoiser call of the diffusion memories (:mod:`.sampling`: the same
+    numbers, faster); ``None`` runs them through their own ``retrieve`` / ``generate`` /
+    ``denoise`` on whole batches, the reference the benchmark and the tests compare with.
+    """
     start = time.perf_counter()
     ps = make_patterns(cell.data, cell.K)
     base = _base_row(cell, ps)
@@ -57,20 +69,32 @@ def run_cell(cell: Cell) -> list[dict]:
     learned = None
     for model in cell.models:
         mem = build_memory(model, cell).fit(ps.train, vocab_size=ps.vocab_size)
+        # how a diffusion memory is run (the network traced once, see .sampling); classical: itself
+        engine = None if model == "classical" else sampling.Engine(mem, chunk)
         if model == "diffusion":
-            learned = mem
-            rows.append({**base, **_training_row(mem)})
-        rows += [{**base, **row} for row in _recovery_rows(mem, model, cell, originals, queries)]
-        samples = _generate(mem, model, cell, ps)
-        rows.append({**base, **_generation_row(model, samples, ps, cell.evaluation.delta)})
-        if model != "classical":
-            clean = {split: x[: cell.evaluation.n_eval] for split, x in (("train", ps.train), ("test", ps.test))}
-            rows += [{**base, **row} for row in _entropy_rows(mem, model, {**clean, "generated": samples})]
+            learned = engine
+            rows.append(_training_row(mem))
+        rows += _memory_rows(mem, engine, model, cell, ps, originals, queries)
     if learned is not None:
-        rows += [{**base, **row} for row in _divergence_rows(learned, cell, ps, originals, queries)]
+        rows += _divergence_rows(learned, cell, ps, originals, queries)
+        if cell.evaluation.nelbo_times > 0:
+            rows += diagnostics.nelbo_rows(learned, originals, cell)
     wall = time.perf_counter() - start
-    for row in rows:
-        row["wall_s"] = wall
+    return [{**base, **row, "wall_s": wall} for row in rows]
+
+
+def _memory_rows(mem, engine, model: str, cell: Cell, ps: PatternSet, originals: dict, queries: dict) -> list[dict]:
+    """Recovery, generation and (diffusion memories, run by ``engine``) entropy and fixed-point rows of a memory."""
+    rows = _recovery_rows(mem, engine, model, cell, originals, queries)
+    samples = _generate(mem, engine, model, cell, ps)
+    rows.append(_generation_row(model, samples, ps, cell.evaluation.delta))
+    if engine is None:
+        return rows
+    clean = {"train": ps.train[: cell.evaluation.n_eval], "test": ps.test[: cell.evaluation.n_eval]}
+    rows += _entropy_rows(engine, model, {**clean, "generated": samples})
+    rows += diagnostics.entropy_t_rows(engine, model, {**originals, "generated": samples}, cell)
+    if cell.evaluation.fixed_point_t is not None:
+        rows += diagnostics.fixed_point_rows(engine, model, clean, ps.train, cell.evaluation.fixed_point_t)
     return rows
 
 
@@ -121,13 +145,22 @@ def _training_row(mem) -> dict:
     }
 
 
-def _recovery_rows(mem, model: str, cell: Cell, originals: dict, queries: dict) -> list[dict]:
-    """Restore every corrupted query: token recovery, exact matches, broken tokens, steps."""
+def _recovery_rows(mem, engine, model: str, cell: Cell, originals: dict, queries: dict) -> list[dict]:
+    """Restore every corrupted query: token recovery, exact matches, broken tokens, steps.
+
+    Diffusion memories through their :class:`.sampling.Engine`, the classical net (``engine``
+    None) through its own dynamics.
+    """
     rows = []
     for (split, t), q in queries.items():
         x0 = originals[split]
-        r = mem.retrieve(q, noise=t, generator=_gen("sampler", model, split, t, cell.seed))
-        rec = recovery_rate(r.states, x0, q).numpy()
+        g = _gen("sampler", model, split, t, cell.seed)
+        if engine is None:  # its own dynamics, which ignore t; no entropy
+            r = mem.retrieve(q, noise=t, generator=g)
+            states, steps, entropy = r.states, r.steps, r.entropy
+        else:
+            states, steps, entropy = engine.restore(q, t, g)
+        rec = recovery_rate(states, x0, q).numpy()
         rows.append(
             {
                 "kind": "recovery",
@@ -136,24 +169,24 @@ def _recovery_rows(mem, model: str, cell: Cell, originals: dict, queries: dict) 
                 "t": t,
                 "recovery": float(np.nanmean(rec)),
                 "recovery_std": float(np.nanstd(rec)),
-                "frac_exact": float(exact_match(r.states, x0).double().mean()),
-                "unstable": float(np.nanmean(unstable_rate(r.states, x0, q).numpy())),
+                "frac_exact": float(exact_match(states, x0).double().mean()),
+                "unstable": float(np.nanmean(unstable_rate(states, x0, q).numpy())),
                 "perturbed": float(perturbation_rate(q, x0).mean()),
-                "entropy": float(r.entropy.mean()) if r.entropy is not None else math.nan,
-                "mean_steps": float(r.steps.double().mean()),
+                "entropy": float(entropy.mean()) if entropy is not None else math.nan,
+                "mean_steps": float(steps.double().mean()),
                 "n": int(q.shape[0]),
             }
         )
     return rows
 
 
-def _generate(mem, model: str, cell: Cell, ps: PatternSet) -> torch.Tensor:
+def _generate(mem, engine, model: str, cell: Cell, ps: PatternSet) -> torch.Tensor:
     """Samples from pure noise (diffusion memories), or final states from uniform random states (classical)."""
     g = _gen("generate", model, cell.seed)
     n = cell.evaluation.n_generate
-    if model == "classical":  # its analogue of "sampling"
+    if engine is None:  # the classical net's analogue of "sampling"
         return mem.retrieve(random_states(n, ps.length, ps.vocab_size, generator=g), generator=g).states
-    return mem.generate(n, generator=g).states
+    return engine.generate(n, g)
 
 
 def _generation_row(model: str, samples: torch.Tensor, ps: PatternSet, delta: float) -> dict:
@@ -179,7 +212,7 @@ def _generation_row(model: str, samples: torch.Tensor, ps: PatternSet, delta: fl
     }
 
 
-def _entropy_rows(mem, model: str, sets: dict) -> list[dict]:
+def _entropy_rows(engine, model: str, sets: dict) -> list[dict]:
     """Mean conditional entropy of the leave-one-out prediction at ``t = 1e-5`` on each set of sequences.
 
     Pham et al. (2026) draw ``x_t`` at ``t = 1e-5`` first; over ``1024 x 32`` tokens that
@@ -187,7 +220,7 @@ def _entropy_rows(mem, model: str, sets: dict) -> list[dict]:
     """
     rows = []
     for split, x in sets.items():
-        h = conditional_entropy(mem.denoise(x, ENTROPY_TIME))
+        h = engine.entropy(x)
         rows.append(
             {
                 "kind": "entropy",
@@ -203,8 +236,12 @@ def _entropy_rows(mem, model: str, sets: dict) -> list[dict]:
 
 
 def _divergence_rows(learned, cell: Cell, ps: PatternSet, originals: dict, queries: dict) -> list[dict]:
-    """``KL(oracle || learned)`` and total variation of the leave-one-out predictions at ``divergence_t``."""
-    oracle = models.make("oracle", device=cell.device).fit(ps.train, vocab_size=ps.vocab_size)
+    """``KL(oracle || learned)`` and total variation of the leave-one-out predictions at ``divergence_t``.
+
+    ``learned`` is the learned memory's :class:`.sampling.Engine`; the oracle runs the same way.
+    """
+    memory = models.make("oracle", device=cell.device).fit(ps.train, vocab_size=ps.vocab_size)
+    oracle = sampling.Engine(memory, learned.chunk)
     t = cell.evaluation.divergence_t
     rows = []
     for split, x0 in originals.items():

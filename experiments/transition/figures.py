@@ -1,8 +1,9 @@
 """Figures of the transition, rebuilt from the results table alone.
 
-Recovery against ``K`` per memory (train solid, test dashed, one colour per ``t``),
-conditional entropy and its train gap, the classes of generations, and the divergence of the
-learned prediction from the exact one.
+Recovery against ``K`` per memory (train solid, test dashed, one colour per ``t``; the peak of
+the learned model's held-out NELBO dashed grey), conditional entropy and its train gap, the
+classes of generations, and the divergence of the learned prediction from the exact one; the
+diagnostics' figures are in :mod:`.diagnostic_figures`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ import pandas as pd
 from experiments.figures import PAGE_WIDTH, alternate_markers, legend_below
 from experiments.metrics import GENERATION_CLASSES
 from experiments.style import generation_colour, model_label, series_colour, split_colour
-from experiments.transition.acceptance import SMALL_K_ENTROPY
+from experiments.transition.acceptance import SMALL_K_ENTROPY, nelbo_peak
+from experiments.transition.crossing import crossing_k
+from experiments.transition.diagnostic_figures import (
+    crossing_figure,
+    entropy_t_figure,
+    fixed_point_figure,
+    log_k_axis,
+    nelbo_figure,
+)
 from experiments.transition.training import MODEL_CHOICES
 
 __all__ = ["plot"]
@@ -28,13 +37,6 @@ def _seeds(df: pd.DataFrame) -> str:
     return f"mean over {n} seed{'s' if n != 1 else ''}"
 
 
-def _log_k_axis(ax, ks) -> None:
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ks)
-    ax.set_xticklabels([str(k) for k in ks], fontsize=7)
-    ax.minorticks_off()
-
-
 def _recovery_figure(results: pd.DataFrame):
     import matplotlib.pyplot as plt
 
@@ -43,6 +45,7 @@ def _recovery_figure(results: pd.DataFrame):
     mods = [m for m in MODEL_CHOICES if m in set(rec["model"])]
     ts = sorted(rec["t"].unique())
     colours = {t: series_colour(i) for i, t in enumerate(ts)}
+    peaks = nelbo_peak(results)
     fig, axes = plt.subplots(
         len(datasets), len(mods), figsize=(PAGE_WIDTH, 2.1 * len(datasets)), sharey=True, squeeze=False
     )
@@ -65,7 +68,10 @@ def _recovery_figure(results: pd.DataFrame):
                 # the memory's floor on held-out data: what shared tokens alone restore
                 y = mean.loc[("oracle", "test", ts[0])]
                 ax.plot(y.index, y.values, ls=":", color="0.55", lw=1.0, label=f"oracle test, t = {ts[0]:g}")
-            _log_k_axis(ax, ks)
+            if model == "diffusion":  # as in Pham et al. (2026): the held-out NELBO's peak on the K axis
+                for k_peak in peaks.loc[peaks["dataset"] == ds, "K_peak"]:
+                    ax.axvline(k_peak, color="0.5", ls="--", lw=0.8, label="held-out NELBO peak")
+            log_k_axis(ax, ks)
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(f"{model_label(model)} ({ds})")
             ax.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
@@ -109,7 +115,7 @@ def _entropy_figure(results: pd.DataFrame):
         gap_ax.set_ylabel("entropy gap (nats)")
         gap_ax.set_title("learned model: gap to the training sequences")
         for a in (ax, gap_ax):
-            _log_k_axis(a, ks)
+            log_k_axis(a, ks)
             a.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
     fig.tight_layout()
     splits = ("train", "test", "generated")
@@ -147,7 +153,7 @@ def _generation_figure(results: pd.DataFrame):
                 ax.plot(ks, mean["rule_fraction"], color="k", marker="o", ms=3.5, label=label)
                 label = "all words in corpus" if ds == "text" else "rule-valid sequences"
                 ax.plot(ks, mean["rule_valid"], color="k", ls="--", marker="s", ms=3, label=label)
-            _log_k_axis(ax, list(ks))
+            log_k_axis(ax, list(ks))
             if len(ks) > 1:
                 ax.set_xlim(ks[0], ks[-1])
             ax.set_ylim(0, 1)
@@ -178,7 +184,7 @@ def _divergence_figure(results: pd.DataFrame):
     t = div["t"].iloc[0] if len(div) else math.nan
     ks = sorted(div["K"].unique())
     for ax, label in zip(axes, ("KL(oracle || learned) (nats)", "total variation"), strict=True):
-        _log_k_axis(ax, ks)
+        log_k_axis(ax, ks)
         ax.set_xlabel("training sequences K")
         ax.set_ylabel(label)
     axes[0].set_title(f"learned vs oracle prediction, t = {t:g} ({_seeds(div)})")
@@ -188,7 +194,7 @@ def _divergence_figure(results: pd.DataFrame):
     return fig
 
 
-def plot(results: pd.DataFrame, run_info: dict) -> dict:
+def _figures(results: pd.DataFrame) -> dict:
     figures = {}
     kinds = set(results["kind"])
     if "recovery" in kinds:
@@ -199,4 +205,26 @@ def plot(results: pd.DataFrame, run_info: dict) -> dict:
         figures["transition_generations"] = _generation_figure(results)
     if "divergence" in kinds:
         figures["transition_divergence"] = _divergence_figure(results)
+    if "nelbo" in kinds:
+        figures["transition_nelbo"] = nelbo_figure(results)
+    if "fixed_point" in kinds:
+        figures["transition_fixed_points"] = fixed_point_figure(results)
+    if "entropy_t" in kinds:
+        figures["transition_entropy_t"] = entropy_t_figure(results)
+    return figures
+
+
+def plot(results: pd.DataFrame, run_info: dict) -> dict:
+    """Every figure of a results table; a table of several network widths gets one set per width
+    (names suffixed ``_d<width>``) and one crossing figure over all widths."""
+    widths = sorted(results["d_model"].unique()) if "d_model" in results else []
+    if len(widths) > 1:
+        figures = {}
+        for width in widths:
+            one = _figures(results[results["d_model"] == width])
+            figures.update({f"{name}_d{width}": fig for name, fig in one.items()})
+    else:
+        figures = _figures(results)
+    if "recovery" in set(results["kind"]) and len(crossing_k(results)):
+        figures["transition_crossing"] = crossing_figure(results)
     return figures
