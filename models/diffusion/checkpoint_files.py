@@ -63,6 +63,10 @@ class CheckpointError(ValueError):
         self.path, self.problem, self.remedy = Path(path), problem, remedy
         super().__init__(f"checkpoint file {self.path}: {problem}; {remedy}")
 
+    def __reduce__(self):
+        # rebuilt from its fields, so that the error crosses a process pool (joblib, SLURM) intact
+        return type(self), (self.path, self.problem, self.remedy)
+
 
 # -- hashes ----------------------------------------------------------------------------
 

@@ -305,3 +305,14 @@ def test_a_second_trainer_into_a_busy_directory_is_refused(run):
         proc.kill()
         proc.wait()
     assert ck.read_checkpoint_config(run)["step"] == 3
+
+
+def test_checkpoint_error_survives_pickling(tmp_path):
+    # a worker of a process pool (joblib, SLURM) sends its exception back pickled: a refused
+    # checkpoint must arrive as the same error, not as a TypeError of the unpickler
+    import pickle
+
+    err = ckf.CheckpointError(tmp_path / "config.json", "written by format version 1", "upgrade it")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is ckf.CheckpointError
+    assert (back.path, back.problem, back.remedy, str(back)) == (err.path, err.problem, err.remedy, str(err))
