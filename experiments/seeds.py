@@ -6,47 +6,62 @@ models' random choices.  Queries are drawn from a ``torch.Generator`` seeded wit
 derived from the replicate seed and the condition (load, corruption level, start kind),
 never from the model, so that every memory of a comparison gets identical queries.
 
-:func:`derive_seed` is the derivation: NumPy's ``SeedSequence`` hashes any tuple of small
-integers into well-mixed, independent seeds.  New studies use it (with
-:func:`query_generator`).
+:func:`derive_seed` is the derivation: NumPy's ``SeedSequence`` hashes any tuple of
+non-negative integers into well-mixed, independent seeds; names (``"query"``, a split) and
+real numbers (a corruption level ``t``) enter as 64-bit hashes of their text and bits, so a
+stream can be named (the transition's ``("query", dataset, split, t, seed)``).  Every study
+uses it, directly or through :func:`query_generator`.
 
-Three older derivations stay frozen, each in the one study that uses it, because the
+Two older derivations stay frozen, each in the one study that uses it, because the
 tables and the numbers quoted in the docs were computed with them; moving a study to
 :func:`derive_seed` draws other (statistically equivalent) queries and changes its table:
 
 * :func:`capacity_query_seed`: ``7919 seed + K`` (capacity);
-* :func:`named_seed`: CRC-32 of the ``repr`` of names and numbers (transition, whose
-  streams are named: ``("query", dataset, split, t, seed)``);
 * :func:`demo_seed`: ``1000 seed + stream`` (teaching demos).
 """
 
 from __future__ import annotations
 
-import zlib
+import hashlib
+import struct
 
 import numpy as np
 import torch
 
-__all__ = ["derive_seed", "query_generator", "capacity_query_seed", "named_seed", "demo_seed"]
+__all__ = ["derive_seed", "query_generator", "capacity_query_seed", "demo_seed"]
 
 
-def derive_seed(*parts: int) -> int:
-    """One deterministic 63-bit seed from small non-negative integers (e.g. seed, condition, repeat).
+def _entropy(part: int | float | str) -> int:
+    """A non-negative integer for ``SeedSequence``: integers as they are, names and reals hashed."""
+    if isinstance(part, str):
+        return int.from_bytes(hashlib.blake2b(part.encode(), digest_size=8).digest(), "little")
+    if isinstance(part, float):  # its IEEE bits: 0.1 and 0.25 differ, 0.1 always gives the same
+        return int.from_bytes(struct.pack("<d", part), "little")
+    value = int(part)
+    if value < 0 or isinstance(part, bool):
+        raise ValueError(f"seed parts must be non-negative integers, names or reals, got {part!r}")
+    return value
+
+
+def derive_seed(*parts: int | float | str) -> int:
+    """One deterministic 63-bit seed from the replicate seed and the condition's indices or names.
 
     Parameters
     ----------
-    *parts : int
-        The replicate seed and indices of the condition.
+    *parts : int, float or str
+        The replicate seed and the condition: non-negative integers (e.g. seed, load,
+        repeat), names (a stream, a split) and reals (a corruption level).  Integer parts
+        give the same seeds as ``SeedSequence([parts...])``.
 
     Returns
     -------
     int
         In ``[0, 2**63)``: a valid ``torch.Generator.manual_seed`` argument.
     """
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
+    return int(np.random.SeedSequence([_entropy(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> 1)
 
 
-def query_generator(*parts: int) -> torch.Generator:
+def query_generator(*parts: int | float | str) -> torch.Generator:
     """A CPU generator seeded with :func:`derive_seed` of ``parts``."""
     return torch.Generator().manual_seed(derive_seed(*parts))
 
@@ -54,11 +69,6 @@ def query_generator(*parts: int) -> torch.Generator:
 def capacity_query_seed(seed: int, K: int) -> int:
     """Seed of the capacity study's queries at ``K`` stored patterns (frozen; see the module docstring)."""
     return seed * 7919 + K
-
-
-def named_seed(*parts: object) -> int:
-    """A deterministic seed from names and numbers, stable across processes (frozen; transition)."""
-    return zlib.crc32(repr(parts).encode())
 
 
 def demo_seed(seed: int, stream: int = 0) -> int:

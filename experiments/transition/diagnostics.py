@@ -26,7 +26,7 @@ from torch import Tensor
 
 from experiments.corruption import resample
 from experiments.metrics import hamming
-from experiments.seeds import named_seed
+from experiments.seeds import query_generator
 from experiments.transition import sampling
 from models.diffusion.process import corrupt, nelbo
 from models.diffusion.samplers import fixed_point
@@ -39,7 +39,7 @@ NELBO_T_MIN = TrainConfig().t_min
 
 
 def _gen(*parts) -> torch.Generator:
-    return torch.Generator().manual_seed(named_seed(*parts))
+    return query_generator(*parts)
 
 
 def nelbo_per_sequence(engine: sampling.Engine, x0: Tensor, n_times: int, generator: torch.Generator) -> Tensor:

@@ -37,7 +37,7 @@ from experiments.metrics import (
     unstable_rate,
 )
 from experiments.patterns import PatternSet
-from experiments.seeds import named_seed
+from experiments.seeds import query_generator
 from experiments.transition import diagnostics, sampling
 from experiments.transition.config import Cell
 from experiments.transition.data import make_patterns, rule_scores
@@ -51,7 +51,7 @@ SPLITS = ("train", "test")
 
 
 def _gen(*parts) -> torch.Generator:
-    return torch.Generator().manual_seed(named_seed(*parts))
+    return query_generator(*parts)
 
 
 def run_cell(cell: Cell, *, chunk: int | None = CHUNK) -> list[dict]:
