@@ -13,6 +13,7 @@ import pandas as pd
 
 from experiments.metrics import GENERATION_CLASSES
 from experiments.transition.crossing import crossing_summary
+from experiments.transition.signatures import verdicts
 
 __all__ = ["key_numbers", "acceptance", "summary", "nelbo_peak"]
 
@@ -30,6 +31,11 @@ ORACLE_RECOVERY = 0.94
 SMALL_K = 8
 SMALL_K_FLOOR = 0.1
 LARGE_K_ENTROPY_RATIO = 0.9
+#: The train - test gap is judged absolutely from GAP_FROM_K on and, at LARGE_K, relative to
+#: the gap at MID_K (docs/transition.md: "Verdicts over seeds").
+GAP_FROM_K = 256
+MID_K = 32
+GAP_RATIO = 0.5
 
 
 _SHORT = {"recovery": "rec", "frac_exact": "exact"}  # column prefixes of key_numbers
@@ -100,63 +106,97 @@ def nelbo_peak(results: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 
 def acceptance(results: pd.DataFrame, dataset: str = "div4", d_model: int | None = None) -> pd.DataFrame:
-    """The acceptance signatures of the transition, measured on one dataset (means over seeds).
+    """The acceptance signatures of the transition on one dataset, as verdicts over seeds.
 
-    Also two more criteria: learned test recovery at the oracle's floor
-    for ``K <= 8`` and ``H_train / H_test >= 0.9`` from ``K = 128``.  ``d_model`` restricts
-    the table to one network width (a ``sizes`` run holds several).
+    Every check is measured on each seed's table (:func:`_seed_checks`) and judged on its
+    distribution over seeds by :func:`.signatures.verdicts`: the mean must pass with a margin
+    of two standard errors (with one seed: the value itself).  ``d_model`` restricts the table
+    to one network width (a ``sizes`` run holds several).
 
     Returns
     -------
     pandas.DataFrame
-        One row per check: ``check``, ``value`` (the worst case over the K / t it
-        covers), ``threshold``, ``passed``.
+        One row per check: ``check``, ``value`` (mean over seeds of the worst case over the K /
+        t the check covers), ``sd``, ``min``, ``max``, ``n_seeds``, ``bound``, ``threshold``,
+        ``role`` (``"signature"``, or ``"reported"`` for a criterion kept for comparison, not
+        judged), ``passed``.
     """
     df = results[results["dataset"] == dataset]
     if d_model is not None:
         df = df[df["d_model"] == d_model]
+    if "seed" not in df:  # a table of one replicate
+        df = df.assign(seed=0)
+    per_seed = [{**row, "seed": seed} for seed, g in df.groupby("seed") for row in _seed_checks(g)]
+    if not per_seed:
+        return pd.DataFrame(
+            columns=["check", "value", "sd", "min", "max", "n_seeds", "bound", "threshold", "role", "passed"]
+        )
+    return verdicts(pd.DataFrame(per_seed))
+
+
+def _seed_checks(df: pd.DataFrame) -> list[dict]:
+    """The check values of one seed's table: ``check``, ``value``, ``op``, ``threshold``, ``role``."""
     rec = df[df["kind"] == "recovery"].groupby(["model", "split", "t", "K"])["recovery"].mean()
     ks = sorted(df["K"].unique())
-    if not ks:
-        return pd.DataFrame(columns=["check", "value", "threshold", "passed"])
     k0, large = ks[0], [k for k in ks if k >= LARGE_K]
     ts = sorted(df.loc[df["kind"] == "recovery", "t"].unique())
-    rows = []
+    models = set(rec.index.get_level_values(0))
+    rows: list[dict] = []
 
-    def add(check, value, threshold, passed):
-        rows.append({"check": check, "value": value, "threshold": threshold, "passed": bool(passed)})
+    def add(check, value, op, threshold, role="signature"):
+        rows.append({"check": check, "value": float(value), "op": op, "threshold": threshold, "role": role})
 
-    learned = rec.loc["diffusion"] if "diffusion" in rec.index.get_level_values(0) else None
-    if learned is not None:
-        v = min(learned.loc[("train", t, k0)] for t in ts)
-        add(f"K={k0}: learned train recovery, min over t", v, f">= {SMALL_K_RECOVERY}", v >= SMALL_K_RECOVERY)
+    if "diffusion" in models:
+        learned = rec.loc["diffusion"]
+        add(
+            f"K={k0}: learned train recovery, min over t",
+            min(learned.loc[("train", t, k0)] for t in ts),
+            ">=",
+            SMALL_K_RECOVERY,
+        )
         ent = df[(df["kind"] == "entropy") & (df["model"] == "diffusion")].groupby(["split", "K"])["entropy"].mean()
-        v = ent.loc[("train", k0)]
-        add(f"K={k0}: learned train entropy (nats)", v, f"<= {SMALL_K_ENTROPY}", v <= SMALL_K_ENTROPY)
+        add(f"K={k0}: learned train entropy (nats)", ent.loc[("train", k0)], "<=", SMALL_K_ENTROPY)
         gen = df[(df["kind"] == "generation") & (df["model"] == "diffusion")].groupby("K")["copy"].mean()
-        v = gen.loc[k0]
-        add(f"K={k0}: generations that copy a training sequence", v, f">= {SMALL_K_COPIES}", v >= SMALL_K_COPIES)
-        if "oracle" in rec.index.get_level_values(0):
+        add(f"K={k0}: generations that copy a training sequence", gen.loc[k0], ">=", SMALL_K_COPIES)
+        if "oracle" in models:
             for k in (k for k in ks if k <= SMALL_K):
                 v = max(learned.loc[("test", t, k)] - rec.loc[("oracle", "test", t, k)] for t in ts)
-                add(f"K={k}: learned - oracle test recovery, max over t", v, f"<= {SMALL_K_FLOOR}", v <= SMALL_K_FLOOR)
+                add(f"K={k}: learned - oracle test recovery, max over t", v, "<=", SMALL_K_FLOOR)
+        _gap_checks(add, learned, ks, ts)
         for k in large:
-            for t in (0.1, 0.25):
-                if t in ts:
-                    v = abs(learned.loc[("train", t, k)] - learned.loc[("test", t, k)])
-                    add(f"K={k}: |train - test| learned recovery, t={t}", v, f"<= {LARGE_K_GAP}", v <= LARGE_K_GAP)
-            v = gen.loc[k]
-            add(f"K={k}: generations that copy a training sequence", v, "== 0", v == 0)
-            v = ent.loc[("train", k)] / ent.loc[("test", k)]
-            add(f"K={k}: learned entropy train / test", v, f">= {LARGE_K_ENTROPY_RATIO}", v >= LARGE_K_ENTROPY_RATIO)
-            if "oracle" in rec.index.get_level_values(0) and 0.1 in ts:
+            add(f"K={k}: generations that copy a training sequence", gen.loc[k], "==", 0)
+            add(
+                f"K={k}: learned entropy train / test",
+                ent.loc[("train", k)] / ent.loc[("test", k)],
+                ">=",
+                LARGE_K_ENTROPY_RATIO,
+            )
+            if "oracle" in models and 0.1 in ts:
                 v = learned.loc[("test", 0.1, k)] - rec.loc[("oracle", "test", 0.1, k)]
-                add(f"K={k}: learned - oracle test recovery, t=0.1", v, f">= {LARGE_K_MARGIN}", v >= LARGE_K_MARGIN)
-    if "oracle" in rec.index.get_level_values(0):
+                add(f"K={k}: learned - oracle test recovery, t=0.1", v, ">=", LARGE_K_MARGIN)
+    if "oracle" in models:
         low = [t for t in ts if t <= 0.25]
         v = min(rec.loc[("oracle", "train", t, k)] for t in low for k in ks)
-        add("oracle train recovery, min over K and t <= 0.25", v, f">= {ORACLE_RECOVERY}", v >= ORACLE_RECOVERY)
-    return pd.DataFrame(rows)
+        add("oracle train recovery, min over K and t <= 0.25", v, ">=", ORACLE_RECOVERY)
+    return rows
+
+
+def _gap_checks(add, learned: pd.Series, ks: list, ts: list) -> None:
+    """The generalisation side of the gap: |train - test| small from ``GAP_FROM_K``, shrunk at ``LARGE_K``.
+
+    The K = 128 gap is where the curves have only just met (docs/transition.md, five seeds):
+    it is judged as a ratio to the gap at ``MID_K`` = 32, where the network still memorises
+    part of its data, and its absolute value is kept as a reported criterion.
+    """
+    gap = {(t, k): learned.loc[("train", t, k)] - learned.loc[("test", t, k)] for t in ts for k in ks}
+    for k in (k for k in ks if k >= LARGE_K):
+        for t in (0.1, 0.25):
+            if t in ts:
+                role = "signature" if k >= GAP_FROM_K else "reported"
+                add(f"K={k}: |train - test| learned recovery, t={t}", abs(gap[(t, k)]), "<=", LARGE_K_GAP, role)
+    if LARGE_K in ks and MID_K in ks and 0.1 in ts:
+        ratio = gap[(0.1, LARGE_K)] / gap[(0.1, MID_K)]
+        add(f"K={LARGE_K}: train - test gap over the gap at K={MID_K}, t=0.1", ratio, "<=", GAP_RATIO)
 
 
 def _line(key: tuple, r: pd.Series, ts: list[float]) -> str:
@@ -179,6 +219,13 @@ def _line(key: tuple, r: pd.Series, ts: list[float]) -> str:
     if not math.isnan(r.get("fixed_test", math.nan)):
         extra += f"  fixed {r.get('fixed_train', math.nan):.2f}/{r['fixed_test']:.2f}"
     return f"  {width}K={K:5d} {model:9s} {rec_tr} | {rec_te}  H {ent}  {gen}{extra}"
+
+
+def _verdict_line(c) -> str:
+    """``[pass] check: mean ± sd [min, max] over n seeds (threshold)``; reported criteria as ``[info]``."""
+    mark = "info" if c.role == "reported" else ("pass" if c.passed else "FAIL")
+    spread = f" ± {c.sd:.3f} [{c.min:.3f}, {c.max:.3f}] over {c.n_seeds} seeds" if c.n_seeds > 1 else ""
+    return f"    [{mark}] {c.check}: {c.value:.3f}{spread} ({c.threshold})"
 
 
 def summary(results: pd.DataFrame) -> str:
@@ -204,6 +251,5 @@ def summary(results: pd.DataFrame) -> str:
             checks = acceptance(results, dataset, d_model if len(widths) > 1 else None)
             if len(checks):
                 lines.append("  acceptance signatures:" + (f" (d_model={d_model})" if len(widths) > 1 else ""))
-                for c in checks.itertuples():
-                    lines.append(f"    [{'pass' if c.passed else 'FAIL'}] {c.check}: {c.value:.3f} ({c.threshold})")
+                lines += [_verdict_line(c) for c in checks.itertuples()]
     return "\n".join(lines)
