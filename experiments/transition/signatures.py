@@ -80,11 +80,15 @@ def verdicts(per_seed: pd.DataFrame) -> pd.DataFrame:
 
 def _recovery(df: pd.DataFrame, model: str) -> pd.DataFrame:
     rec = df[(df["kind"] == "recovery") & (df["model"] == model)]
+    if rec.empty:
+        return pd.DataFrame()
     return rec.pivot_table(index=["seed", "K"], columns=["split", "t"], values="recovery")
 
 
 def _split_means(df: pd.DataFrame, kind: str, value: str, model: str = "diffusion") -> pd.DataFrame:
     sub = df[(df["kind"] == kind) & (df["model"] == model)]
+    if sub.empty:
+        return pd.DataFrame()
     return sub.pivot_table(index=["seed", "K"], columns="split", values=value)
 
 

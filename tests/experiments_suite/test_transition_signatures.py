@@ -47,6 +47,9 @@ def test_equality_must_hold_on_every_seed_and_one_seed_is_its_value():
         verdicts(_per_seed([1.0], ">", 0.5))
 
 
+GEN = dict(memorised=0.0, spurious=0.0, generalised=1.0, rule_valid=1.0, rule_fraction=1.0)
+
+
 def _replicates(gaps_128, gap_32=0.4):
     """A results table of several seeds: learned and oracle recovery at K = 4, 32, 128, 256."""
     rows = []
@@ -83,7 +86,15 @@ def _replicates(gaps_128, gap_32=0.4):
                     dict(dataset="div4", seed=seed, kind="entropy", model="diffusion", K=K, split=split, entropy=h)
                 )
             rows.append(
-                dict(dataset="div4", seed=seed, kind="generation", model="diffusion", K=K, copy=1.0 if K == 4 else 0.0)
+                dict(
+                    dataset="div4",
+                    seed=seed,
+                    kind="generation",
+                    model="diffusion",
+                    K=K,
+                    copy=1.0 if K == 4 else 0.0,
+                    **GEN,
+                )
             )
     return pd.DataFrame(rows)
 
@@ -100,7 +111,8 @@ def test_acceptance_judges_each_check_over_seeds():
     assert signatures["passed"].all(), signatures
     failing = tr.acceptance(_replicates([0.05, 0.25, 0.3])).set_index("check")
     assert not failing.loc["K=128: train - test gap over the gap at K=32, t=0.1", "passed"]
-    assert "over 3 seeds" in tr.summary(_replicates([0.05, 0.08, 0.06]).assign(d_model=64))
+    table = _replicates([0.05, 0.08, 0.06])
+    assert "over 3 seeds" in tr.summary(table.assign(d_model=64, frac_exact=table["recovery"]))
 
 
 def test_signature_table_gives_mean_sd_min_max_per_quantity_and_k():
