@@ -52,7 +52,7 @@ RUNTIME = {
     "quick": "about 9 min with --backend joblib --jobs 2 on 2 CPU cores (520 s measured, fresh clone)",
     "text": "about 8 min with --backend joblib --jobs 2 (489 s measured)",
     "paper": "hours on CPU (not measured); minutes per cell with --device cuda",
-    "sizes": "hours on 2 CPU cores (72 cells of about 2-4 min each; not run)",
+    "sizes": "SIZES_RUNTIME",
 }
 EXAMPLES = (
     "python -m experiments transition --preset quick --out results --backend joblib --jobs 2",
@@ -145,10 +145,26 @@ PRESETS = {
         entropy_ts=(0.05, 0.1, 0.25, 0.5, 1.0),
         seeds=(0, 1, 2),
     ),
-    # The quick sweep at three network widths and three seeds, for the crossing K per width
-    # (acceptance.crossing_k): Pham et al. (2026) find that larger models need more data
-    # before they stop memorising.  72 cells, hours on 2 cores: not run here (docs/transition.md).
-    "sizes": Config(train_steps=1500, dropout=0.1, n_eval=1024, d_models=(32, 64, 128), seeds=(0, 1, 2)),
+    # The crossing K per network width (crossing.crossing_k): Pham et al. (2026) find that larger
+    # models need more data before they stop memorising.  The quick recipe at d_model 32, 64 and
+    # 128 over the K range where the quick preset's curves meet, measuring only what the crossing
+    # needs (learned recovery at t = 0.1, 512 queries per split: gap sd ~0.02 against a threshold
+    # of 0.1), so that the cost is the training: 54 cells, the d_model 64 ones sharing the quick
+    # preset's checkpoints up to K = 256.
+    "sizes": Config(
+        models=("diffusion",),
+        Ks=(16, 32, 64, 128, 256, 512),
+        train_steps=1500,
+        dropout=0.1,
+        ts=(0.1,),
+        n_eval=512,
+        n_generate=16,
+        entropy_ts=(),
+        fixed_point_t=None,
+        nelbo_times=0,
+        d_models=(32, 64, 128),
+        seeds=(0, 1, 2),
+    ),
 }
 
 
