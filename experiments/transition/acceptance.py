@@ -96,6 +96,8 @@ def nelbo_peak(results: pd.DataFrame, split: str = "test") -> pd.DataFrame:
         without ``nelbo`` rows.
     """
     sub = results[(results["kind"] == "nelbo") & (results["split"] == split)]
+    if "d_model" not in sub:  # a table without the width column (a hand-made or older one)
+        sub = sub.assign(d_model=0)  # 0: unknown
     rows = []
     for (dataset, d_model), g in sub.groupby(["dataset", "d_model"]):
         curve = g.groupby("K")["nelbo"].mean()

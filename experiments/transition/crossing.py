@@ -71,6 +71,8 @@ def crossing_k(results: pd.DataFrame, threshold: float = CROSSING_GAP, t: float 
     columns = ["dataset", "d_model", "seed", "K_cross", "censored"]
     rec = results[(results["kind"] == "recovery") & (results["model"] == "diffusion")]
     rec = rec[np.isclose(rec["t"].astype(float), t)]
+    # a table without the width or seed column (hand-made or older) is one width (0: unknown), one seed
+    rec = rec.assign(**{c: rec[c] if c in rec else 0 for c in ("d_model", "seed")})
     if rec.empty:
         return pd.DataFrame(columns=columns)
     wide = rec.pivot_table(index=["dataset", "d_model", "seed", "K"], columns="split", values="recovery")

@@ -96,7 +96,7 @@ def transition_table(datasets=("div4", "text"), Ks=(4, 16, 64), seeds=(0, 1)) ->
     for ds in datasets:
         for K in Ks:
             for s in seeds:
-                base = {"dataset": ds, "K": K, "seed": s}
+                base = {"dataset": ds, "K": K, "seed": s, "d_model": 64}
                 g = np.log2(K) / 8
                 for model in ("diffusion", "oracle", "classical"):
                     for t in (0.1, 0.25, 0.5):
@@ -114,4 +114,15 @@ def transition_table(datasets=("div4", "text"), Ks=(4, 16, 64), seeds=(0, 1)) ->
                 for split in ("train", "test"):
                     rows.append(base | {"kind": "divergence", "model": "diffusion", "split": split, "t": 0.25})
                     rows[-1] |= {"kl": g, "tv": g / 2}
+                    # the diagnostics: NELBO peaking at the middle K, fixed points, entropy against t
+                    nelbo = 1.0 + g * (1 - g) + (0.1 if split == "test" else 0.0)
+                    rows.append(base | {"kind": "nelbo", "model": "diffusion", "split": split, "nelbo": nelbo})
+                    rows[-1]["ppl"] = float(np.exp(nelbo))
+                    for model in ("diffusion", "oracle"):
+                        rows.append(base | {"kind": "fixed_point", "model": model, "split": split, "t": 0.05})
+                        rows[-1] |= {"frac_fixed": 1 - g if split == "train" else g, "frac_to_train": 1 - g}
+                for split in ("train", "test", "generated"):
+                    for t in (0.05, 0.25, 0.9):
+                        rows.append(base | {"kind": "entropy_t", "model": "diffusion", "split": split, "t": t})
+                        rows[-1]["entropy"] = g + t
     return pd.DataFrame(rows)

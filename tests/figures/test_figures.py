@@ -29,7 +29,7 @@ STUDIES = {
     "transition": (
         tr,
         tables.transition_table,
-        {"transition_recovery", "transition_entropy", "transition_generations", "transition_divergence"},
+        set(tr.FIGURES),
     ),
 }
 
