@@ -11,7 +11,9 @@ pattern set for every memory at a given ``(N, K, seed)``):
 
 The capacity estimate of a memory is the largest load up to which at least 90 % of
 the probes are retrieved (``frac_m95``; ``frac_exact`` is reported beside it and
-compares with McEliece's ``N / (2 ln N)``, which is about exact recall).
+compares with McEliece's ``N / (2 ln N)``, which is about exact recall).  It is taken on
+the curve averaged over seeds; :func:`seed_estimates` takes it on each seed alone, and the
+summary gives both (the spread over seeds), as the figure gives the range over seeds as a band.
 """
 
 from __future__ import annotations
