@@ -11,7 +11,9 @@ pattern set for every memory at a given ``(N, K, seed)``):
 
 The capacity estimate of a memory is the largest load up to which at least 90 % of
 the probes are retrieved (``frac_m95``; ``frac_exact`` is reported beside it and
-compares with McEliece's ``N / (2 ln N)``, which is about exact recall).
+compares with McEliece's ``N / (2 ln N)``, which is about exact recall).  It is taken on
+the curve averaged over seeds; :func:`seed_estimates` takes it on each seed alone, and the
+summary gives both (the spread over seeds), as the figure gives the range over seeds as a band.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from experiments.figures import (
     seed_band,
 )
 from experiments.patterns import random_patterns
-from experiments.seeds import capacity_query_seed
+from experiments.seeds import derive_seed
 from experiments.style import MEMORIES, model_label, model_style
 from experiments.theory import theory_loads
 
@@ -47,7 +49,7 @@ THRESHOLD = 0.9  # share of probes that must be retrieved for a load to count as
 ROWS = "per model x load x seed"
 FIGURES = ("capacity",)
 RUNTIME = {
-    "quick": "about 2.5 min, serial on 2 shared CPU cores (145 s measured)",
+    "quick": "about 30 s, serial on 2 shared CPU cores (28-31 s measured)",
     "paper": "not measured (N = 500, 24 loads, 5 seeds, 200 probes: several times quick)",
 }
 EXAMPLES = (
@@ -124,7 +126,7 @@ def run_cell(cell: Cell) -> list[dict]:
     net = zoo.build(cell.model, device=cell.device).fit(ps.train, vocab_size=2)
     targets = ps.train[: min(K, cell.n_probe)]  # i.i.d. patterns: the first ones are a random sample
     t = noise_for_flip(cell.flip)
-    g = torch.Generator().manual_seed(capacity_query_seed(cell.seed, K))
+    g = torch.Generator().manual_seed(derive_seed(cell.seed, N, K))
 
     # Draw the queries before any model draws from ``g`` (async nets take their update
     # order from it): every memory then gets identical queries, not just identical patterns.
@@ -189,16 +191,46 @@ def capacity_estimates(results: pd.DataFrame, threshold: float = THRESHOLD) -> p
     return pd.DataFrame(rows)
 
 
+def seed_estimates(results: pd.DataFrame, threshold: float = THRESHOLD) -> pd.DataFrame:
+    """:func:`capacity_estimates` of every seed alone, with a ``seed`` column (one row per model x seed)."""
+    if "seed" not in results:
+        return capacity_estimates(results, threshold).assign(seed=None)
+    parts = [capacity_estimates(df, threshold).assign(seed=s) for s, df in results.groupby("seed", sort=True)]
+    return pd.concat(parts, ignore_index=True)
+
+
 def summary(results: pd.DataFrame) -> str:
+    """Capacity estimate of every model from the seed-mean curves and, over several seeds, of each seed alone."""
     est = capacity_estimates(results)
+    per_seed = seed_estimates(results)
+    n_seeds = int(results["seed"].nunique()) if "seed" in results else 1
     smallest = float(results["load"].min())
     lines = ["capacity estimates (largest load K/N with >= 90% of probes retrieved from 10% flips):"]
+    if n_seeds > 1:
+        lines[0] = lines[0][:-1] + f", from the mean over {n_seeds} seeds; [each seed alone]:"
     for r in est.itertuples():
         largest = float(results.loc[results["model"] == r.model, "load"].max())
         m95 = _estimate_text(r.capacity_load, r.beyond_grid, smallest, largest)
         exact = _estimate_text(r.capacity_load_exact, r.beyond_grid_exact, smallest, largest)
-        lines.append(f"  {r.model:24s} m>=0.95: {m95:28s} exact: {exact}")
+        if n_seeds > 1:
+            mine = per_seed[per_seed["model"] == r.model]
+            grid = (smallest, largest)
+            m95 += " " + _spread_text(m95, mine["capacity_load"], mine["beyond_grid"], *grid)
+            exact += " " + _spread_text(exact, mine["capacity_load_exact"], mine["beyond_grid_exact"], *grid)
+        lines.append(f"  {r.model:24s} m>=0.95: {m95:42s} exact: {exact}")
     return "\n".join(lines)
+
+
+def _spread_text(pooled: str, loads: pd.Series, beyond: pd.Series, smallest: float, largest: float) -> str:
+    """The per-seed estimates in brackets: mean +- sd and range when all lie inside the grid, else each one."""
+    texts = [_estimate_text(v, b, smallest, largest) for v, b in zip(loads, beyond, strict=True)]
+    if set(texts) == {pooled}:
+        return f"[same on all {len(texts)}]"
+    if len(set(texts)) == 1:
+        return f"[{texts[0]} on all {len(texts)}]"
+    if loads.isna().any() or beyond.any():
+        return "[" + "; ".join(texts) + "]"
+    return f"[{loads.mean():.3g} ± {loads.std():.2g} N, {loads.min():g}-{loads.max():g}]"
 
 
 def _estimate_text(load: float, beyond: bool, smallest: float, largest: float) -> str:

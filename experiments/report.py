@@ -8,8 +8,8 @@ found as ``OUT/<experiment>/results.parquet``:
   (:data:`KEY_TABLES`), and the module's text ``summary(results)``, which is also saved
   beside the table as ``OUT/<experiment>/summary.txt``;
 * its figures (``OUT/<experiment>/figures/*.png``), embedded as base64 data URIs;
-* its columns, and the provenance of the run (``run.json``: command, config, versions,
-  commit, wall time);
+* its columns, and the provenance of the run (``run.json``: command, the last one of its
+  ``history`` when the record keeps no other, config, versions, commit, wall time);
 
 then the column glossary of ``docs/results.md`` when the repository has one. The page
 needs no network and no JavaScript: ``OUT/report.html`` opens as a file in any browser.
@@ -204,11 +204,23 @@ def _columns(results: pd.DataFrame) -> str:
     return _table(pd.DataFrame(rows), index=False)
 
 
+def _command(run_info: dict) -> str:
+    """The command line of the run: ``run.json``'s own, else the last invocation in its ``history``."""
+    if run_info.get("command"):
+        return str(run_info["command"])
+    history = run_info.get("history")
+    history = history if isinstance(history, list) else []
+    calls = [h["command"] for h in history if isinstance(h, dict) and h.get("command")]
+    if not calls:
+        return "not recorded"
+    return calls[-1] + (f"  (the last of {len(calls)} invocations; all are in run.json)" if len(calls) > 1 else "")
+
+
 def _provenance(run_info: dict) -> str:
     if not run_info:
         return '<p class="error">No run.json beside this table: its provenance is unknown.</p>'
     keys = (
-        ("command", "command"),
+        ("command", None),
         ("git commit", "git_commit"),
         ("package", "package_version"),
         ("torch", "torch_version"),
@@ -222,6 +234,7 @@ def _provenance(run_info: dict) -> str:
         ("wall time", "wall_time_s"),
     )
     extra = {
+        "command": _command(run_info),
         "backend / jobs": f"{run_info.get('backend', '?')} / {run_info.get('jobs', '?')}",
         "cells (run now / all)": f"{run_info.get('n_cells_run_now', '?')} / {run_info.get('n_cells', '?')}",
     }

@@ -10,14 +10,8 @@ never from the model, so that every memory of a comparison gets identical querie
 non-negative integers into well-mixed, independent seeds; names (``"query"``, a split) and
 real numbers (a corruption level ``t``) enter as 64-bit hashes of their text and bits, so a
 stream can be named (the transition's ``("query", dataset, split, t, seed)``).  Every study
-uses it, directly or through :func:`query_generator`.
-
-Two older derivations stay frozen, each in the one study that uses it, because the
-tables and the numbers quoted in the docs were computed with them; moving a study to
-:func:`derive_seed` draws other (statistically equivalent) queries and changes its table:
-
-* :func:`capacity_query_seed`: ``7919 seed + K`` (capacity);
-* :func:`demo_seed`: ``1000 seed + stream`` (teaching demos).
+(capacity, basins, spurious states, scaling, the transition, the teaching demos) uses it,
+directly or through :func:`query_generator`; there is no other derivation.
 """
 
 from __future__ import annotations
@@ -28,7 +22,7 @@ import struct
 import numpy as np
 import torch
 
-__all__ = ["derive_seed", "query_generator", "capacity_query_seed", "demo_seed"]
+__all__ = ["derive_seed", "query_generator"]
 
 
 def _entropy(part: int | float | str) -> int:
@@ -64,13 +58,3 @@ def derive_seed(*parts: int | float | str) -> int:
 def query_generator(*parts: int | float | str) -> torch.Generator:
     """A CPU generator seeded with :func:`derive_seed` of ``parts``."""
     return torch.Generator().manual_seed(derive_seed(*parts))
-
-
-def capacity_query_seed(seed: int, K: int) -> int:
-    """Seed of the capacity study's queries at ``K`` stored patterns (frozen; see the module docstring)."""
-    return seed * 7919 + K
-
-
-def demo_seed(seed: int, stream: int = 0) -> int:
-    """Seed of draw number ``stream`` of a teaching demo (frozen; one generator per use)."""
-    return 1000 * seed + stream

@@ -138,6 +138,28 @@ def test_report_files(tiny_out):
     assert "± " in page  # two seeds: key numbers carry their spread
 
 
+def test_report_shows_the_last_invocation_of_the_history(tiny_out, tmp_path):
+    import html
+    import json
+
+    from experiments.report import write_report
+
+    info = json.loads((tiny_out / "capacity" / "run.json").read_text())
+    assert "command" not in info and info["history"][-1]["command"]  # the runner keeps it in the history only
+    page = (tiny_out / "report.html").read_text()
+    assert f"<th>command</th><td>{html.escape(info['history'][-1]['command'])}</td>" in page
+    # two invocations (a resumed run): the last one is shown, and said to be the last
+    (tmp_path / "capacity").mkdir()
+    shutil.copy(tiny_out / "capacity" / "results.parquet", tmp_path / "capacity")
+    info["history"] = [{**info["history"][-1], "command": "first --seeds 0"}, {"command": "second --seeds 0,1"}]
+    (tmp_path / "capacity" / "run.json").write_text(json.dumps(info))
+    page = write_report(tmp_path).read_text()
+    assert "<th>command</th><td>second --seeds 0,1  (the last of 2 invocations; all are in run.json)</td>" in page
+    info.pop("history")
+    (tmp_path / "capacity" / "run.json").write_text(json.dumps(info))
+    assert "<th>command</th><td>not recorded</td>" in write_report(tmp_path).read_text()
+
+
 def test_report_without_results_is_a_clear_error(tmp_path):
     from experiments.report import main, write_report
 

@@ -3,7 +3,8 @@
 The import graph is built from the source with ``ast`` (every ``import`` statement, also
 those inside functions, so that a function-local import cannot hide a cycle) and must be
 acyclic.  Sizes follow the developer guide: no function over 80 lines and no file over
-400 lines unless listed below with the reason.
+400 lines unless listed below with the reason; the same size limits hold for the memories
+(``models/``) and their energy functions (``energy/``).
 """
 
 from __future__ import annotations
@@ -113,8 +114,8 @@ def test_shared_modules_do_not_import_what_runs():
         assert not bad, f"{module} imports {bad}"
 
 
-def _sizes():
-    for path in sorted(PACKAGE.rglob("*.py")):
+def _sizes(package: Path = PACKAGE):
+    for path in sorted(package.rglob("*.py")):
         rel = str(path.relative_to(ROOT))
         source = path.read_text()
         yield rel, None, len(source.splitlines())
@@ -132,3 +133,13 @@ def test_functions_and_files_are_small(kind):
         if kind == "function" and name and n > MAX_FUNCTION_LINES and f"{rel}:{name}" not in LONG_FUNCTIONS:
             too_long.append(f"{rel}:{name}: {n} lines")
     assert not too_long, "\n".join(too_long)
+
+
+@pytest.mark.parametrize("package", ["models", "energy"])
+def test_memories_and_energies_are_small(package):
+    too_long = [
+        f"{rel}{':' + name if name else ''}: {n} lines"
+        for rel, name, n in _sizes(ROOT / package)
+        if n > (MAX_FUNCTION_LINES if name else MAX_FILE_LINES)
+    ]
+    assert too_long == [], "\n".join(too_long)
