@@ -239,12 +239,12 @@ def test_cli_run_writes_table_provenance_and_figures(tmp_path, monkeypatch):
 # -- the acceptance signatures (docs/theory.md §7.4) on the quick preset ---------------------------------
 
 
-def _quick_results() -> pd.DataFrame | None:
-    """Results of an earlier quick-preset run, if one is found with the current quick config.
+def _quick_results(config: tr.Config) -> pd.DataFrame | None:
+    """Results of an earlier run of ``config``, if one is found.
 
     Looked for under ``$TRANSITION_RESULTS`` (an ``--out`` directory) and ``results/``.
     """
-    quick = json.loads(json.dumps(dataclasses.asdict(tr.PRESETS["quick"])))
+    quick = json.loads(json.dumps(dataclasses.asdict(config)))
     quick.pop("checkpoint_root")
     for root in (os.environ.get("TRANSITION_RESULTS"), "results"):
         if not root:
@@ -262,15 +262,23 @@ def _quick_results() -> pd.DataFrame | None:
 
 
 @pytest.fixture(scope="module")
-def quick_checks(tmp_path_factory):
-    """Acceptance checks of the quick preset: from earlier results when found, else a fresh run."""
-    results = _quick_results()
+def quick_checks(tmp_path_factory, seed):
+    """Acceptance checks of the quick preset at the run's seed: from earlier results when found, else a fresh run."""
+    config = dataclasses.replace(tr.PRESETS["quick"], seeds=(seed(0),))
+    results = _quick_results(config)
     if results is None:
         from experiments.cli import run_experiment
 
         out = tmp_path_factory.mktemp("quick")
         results, _ = run_experiment(
-            "transition", preset="quick", out=out, backend="joblib", jobs=2, progress=False, figures=False
+            "transition",
+            preset="quick",
+            seeds=list(config.seeds),
+            out=out,
+            backend="joblib",
+            jobs=2,
+            progress=False,
+            figures=False,
         )
     return tr.acceptance(results, "div4")
 
