@@ -149,11 +149,11 @@ PRESETS = {
     # models need more data before they stop memorising.  The quick recipe at d_model 32, 64 and
     # 128 over the K range where the quick preset's curves meet, measuring only what the crossing
     # needs (learned recovery at t = 0.1, 512 queries per split: gap sd ~0.02 against a threshold
-    # of 0.1), so that the cost is the training: 54 cells, the d_model 64 ones sharing the quick
-    # preset's checkpoints up to K = 256.
+    # of 0.1), so that the cost is the training: 36 cells, the d_model 64 ones the quick preset's
+    # networks (same checkpoint keys).  K = 32 ... 256 brackets the quick preset's crossing (K ~ 90).
     "sizes": Config(
         models=("diffusion",),
-        Ks=(16, 32, 64, 128, 256, 512),
+        Ks=(32, 64, 128, 256),
         train_steps=1500,
         dropout=0.1,
         ts=(0.1,),
