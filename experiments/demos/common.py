@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from experiments.metrics import nearest, outcome_classes, overlap
-from experiments.seeds import demo_seed
+from experiments.seeds import derive_seed
 
 __all__ = ["Demo", "generator", "outcomes", "nearest_targets", "count", "padded", "mean_overlap"]
 
@@ -39,8 +39,12 @@ class Demo:
 
 
 def generator(seed: int, stream: int = 0) -> torch.Generator:
-    """A fresh generator per use, so that adding a draw in one place does not change another."""
-    return torch.Generator().manual_seed(demo_seed(seed, stream))
+    """A fresh generator per use, so that adding a draw in one place does not change another.
+
+    Its seed is :func:`experiments.seeds.derive_seed` of ``(seed, stream)``: independent,
+    well-mixed streams for every demo seed and draw number.
+    """
+    return torch.Generator().manual_seed(derive_seed(seed, stream))
 
 
 def outcomes(final: Tensor, targets: Tensor, stored: Tensor, converged: Tensor | None = None) -> list[str]:
