@@ -1,8 +1,9 @@
 """Teaching demos: every demo writes its PNG and GIF, and the claims it prints hold.
 
-The fast tests call the demo functions directly and check the measured numbers behind the
-printed notes; the slow test runs each demo from the command line with its default
-settings, fresh and cached, against the one-minute budget.
+The fast tests call the demo functions directly, with seeds from the ``seed`` fixture, and
+check the measured numbers behind the printed notes that hold for every seed (the comments
+give the spread over seed offsets); the slow test runs each demo from the command line with
+its default settings, fresh and cached.  Run time is not asserted here.
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ def _check_files(demo: demos.Demo, name: str) -> None:
     assert 2 <= len(demo.notes) <= 4
 
 
-def test_letters_claims(tmp_path):
-    d = demos.letters(tmp_path, seed=0, n_random=10)
+def test_letters_claims(tmp_path, seed):
+    # 40 random starts: with 10, none ended in a mixture at 1 offset of 20 (share about 0.27 each).
+    d = demos.letters(tmp_path, seed=seed(0), n_random=40)
     _check_files(d, "letters")
     n = d.numbers
     # A few nearly uncorrelated letters: the classical net retrieves all, from noise and from the top half.
+    # Offsets 0-20: 4 and 4 at every one; of 40 random starts, reversed 10-19 and mixture-like 7-15;
+    # 26 letters: Hebb retrieves 0, 3-4 distinct states, dense 25-26, modern 26; overlap of the letters'
+    # final states 0.458-0.468; the random control's overlap 0.947-1.000 (its draws alone, offsets
+    # 0-999: mean 0.983, min 0.81, 1 % quantile 0.91).
     assert n["few_noisy_retrieved"] == n["n_few"] == 4
     assert n["few_erased_retrieved"] == 4
     # Random starts reach reversed letters and mixtures too (docs/theory.md §2.3).
@@ -45,24 +51,27 @@ def test_letters_claims(tmp_path):
     # All 26 letters: the classical net fails, and not for lack of capacity (26 < 0.138 N).
     assert n["overload_retrieved"]["classical (Hebb)"] <= 2
     assert n["overload_distinct"] <= 6
-    assert n["random_control_overlap"] > 0.9 > n["overload_overlap"]
-    assert n["overload_retrieved"]["modern (beta = 1)"] == 26
+    assert n["random_control_overlap"] > 0.7 > n["overload_overlap"]
+    assert n["overload_retrieved"]["modern (beta = 1)"] >= 25
     assert n["overload_retrieved"]["dense (F = exp)"] >= 25
     assert f"{n['overload_retrieved']['modern (beta = 1)']}/26" in d.notes[3]
     assert f"{n['few_noisy_retrieved']}/4" in d.notes[0]
 
 
-def test_digits_claims(tmp_path):
-    d = demos.digits(tmp_path, seed=0, k_max=12)
+def test_digits_claims(tmp_path, seed):
+    d = demos.digits(tmp_path, seed=seed(0), k_max=12)
     _check_files(d, "digits")
     n = d.numbers
     k = n["k_show"]
     assert k == 10
-    # Correlated digits break the Hebbian net well before 0.138 N = 8.8 ...
+    # Correlated digits break the Hebbian net well before 0.138 N = 8.8 (offsets 0-20: all retrieved up
+    # to K = 2-3, 0 of 10 at K = 10; modern and oracle 10 of 10 and 12 of 12 at every one) ...
     assert n["classical_all_up_to"] < 0.138 * 64 / 2
     assert n["retrieved_at_k_show"]["classical (Hebb)"] <= 2
-    # ... random patterns of the same size do not ...
-    assert n["curve"]["classical, random patterns"][7] >= 6
+    # ... random patterns of the same size do not: K = 5..8 reach alpha = 0.125, near capacity at N = 64,
+    # so one K alone is noisy (K = 8: 1 to 8 of 8 over offsets 0-999; the former bar 6 failed at 2 of
+    # offsets 0-20), their sum is not (offsets 0-999: mean 24.6 of 26, min 12, 1 % quantile 17) ...
+    assert sum(n["curve"]["classical, random patterns"][4:8]) >= 8
     # ... and the modern net and the oracle separate every digit.
     assert n["retrieved_at_k_show"]["modern (beta = 1)"] == k
     assert n["retrieved_at_k_show"]["oracle (Bayes denoiser)"] == k
@@ -70,18 +79,26 @@ def test_digits_claims(tmp_path):
     assert f"{n['retrieved_at_k_show']['classical (Hebb)']}/{k}" in d.notes[0]
 
 
-def test_beta_regimes(tmp_path):
-    d = demos.beta(tmp_path, seed=0)
+def test_beta_regimes(tmp_path, seed):
+    d = demos.beta(tmp_path, seed=seed(0))
     _check_files(d, "beta")
     n = d.numbers
     regimes = n["regimes"]
-    # The three kinds of fixed points appear in order of increasing beta (docs/theory.md §2.8).
+    # The three kinds of fixed points appear in order of increasing beta (docs/theory.md §2.8): at every
+    # offset 0-24, global at beta = 0.01 (n_eff min 19.99 of 20), single at beta = 1.
     first = [regimes.index(r) for r in ("global", "metastable", "single")]
     assert first == sorted(first)
-    i_g, i_m, i_s = first
-    assert n["n_eff"][i_g] > 15  # of 20 patterns
-    assert 2.5 < n["n_eff"][i_m] < 6 and n["share_same_class"][i_m] > 0.8  # the 4 similar samples
-    assert n["weight_own"][-1] > 0.99
+    assert n["n_eff"][first[0]] > 15  # of 20 patterns
+    # Some metastable beta averages the 4 similar samples: 2.5 < n_eff < 6 with > 0.8 of the weight on
+    # them (offsets 0-24, beta = 0.25: n_eff 3.68-4.04, weight 0.979-0.997).  The *first* metastable
+    # beta alone does not at every offset: at 14 it averaged other digits (weight 0.07), at 19 and 24
+    # (beta = 0.1) 14.7 patterns.
+    meta = [i for i, r in enumerate(regimes) if r == "metastable"]
+    assert any(2.5 < n["n_eff"][i] < 6 and n["share_same_class"][i] > 0.8 for i in meta), (n["n_eff"], meta)
+    # The largest beta retrieves the sample the query was made from (the query's flips are redrawn
+    # until that sample is its one nearest pattern; before, a sibling was as near or nearer at 3 of 21
+    # offsets and took the weight).  Offsets 0-24: weight min 0.9993, n_eff max 1.0014.
+    assert n["weight_own"][-1] > 0.99 and n["n_eff"][-1] < 1.01
     assert len(d.notes) == 3
 
 
