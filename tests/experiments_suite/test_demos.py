@@ -102,18 +102,23 @@ def test_beta_regimes(tmp_path, seed):
     assert len(d.notes) == 3
 
 
-def test_diffusion_claims(tmp_path):
+def test_diffusion_claims(tmp_path, seed):
     from experiments.demos.pretrained import MANY, load_pretrained, text_set
 
     usable = load_pretrained(text_set(MANY["K"])) is not None
-    d = demos.diffusion(tmp_path, seed=0, many_steps=None if usable else 50)
+    d = demos.diffusion(tmp_path, seed=seed(0), many_steps=None if usable else 50)
     _check_files(d, "diffusion")
     n = d.numbers
-    # Few sentences: memorised (Pham et al. 2026: near-zero conditional entropy, copies).
-    assert n["few_exact"] >= 3
-    assert n["few_entropy_train"] <= 0.15
-    assert n["few_copies"] >= n["n_generate"] - 1
-    # The exact memory rewrites unseen sentences into training ones; the model keeps them.
+    # Few sentences: memorised (Pham et al. 2026: near-zero conditional entropy, copies).  The
+    # 600-step model, offsets 0-20: 4 of 4 restored at 16 and 3 at 5 (a sentence fails about 6 % of
+    # the time, so 3 of 4 is not a bar for every seed; 2 of 4 fails with about 2e-3); entropy mean
+    # 0.053, max 0.128 (300 steps reached 0.175); 8 of 8 generations copies at 20, 7 at one.
+    assert n["few_exact"] >= 2
+    assert n["few_entropy_train"] <= 0.25
+    assert n["few_copies"] >= n["n_generate"] - 2
+    # The exact memory rewrites unseen sentences into training ones; the model keeps them.  The
+    # pretrained model's part, offsets 0-20: the oracle breaks 0.510-0.519 of the intact characters,
+    # the model 0.013-0.022; test entropy 0.96-1.01; no generated copy; accuracy 0.92-0.94 vs 0.47-0.48.
     assert n["broken_oracle"] > 0.3
     assert n["many_entropy_test"] > 0.5
     if not usable:
@@ -123,7 +128,7 @@ def test_diffusion_claims(tmp_path):
     assert n["broken_many"] < 0.1 < n["broken_oracle"]
     assert n["accuracy_unseen"]["many"] > n["accuracy_unseen"]["oracle"]
     # A rerun loads the cached checkpoint instead of training.
-    again = demos.diffusion(tmp_path, seed=0)
+    again = demos.diffusion(tmp_path, seed=seed(0))
     assert again.numbers["few_loaded"]
 
 
