@@ -44,8 +44,7 @@ from models.diffusion.samplers import time_grid  # the ancestral sampler's time 
 
 __all__ = ["FEW", "diffusion"]
 
-#: The memorising model, trained live: a higher learning rate memorises 4 sentences in a few hundred
-#: steps; 600 do so for every seed (300 left 2 of the 4 sentences unrestored at 2 seeds in 24).
+#: The memorising model, trained live, lr 3e-3: 600 steps memorise the 4 sentences at every seed (300 did not).
 FEW: dict[str, Any] = {
     "K": 4,
     "memory": {
