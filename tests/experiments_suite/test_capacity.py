@@ -70,10 +70,10 @@ def _sweep(model, loads, *, seeds, N=200):
 
 def test_hebbian_capacity_estimate_in_theory_range(seed):
     # Target (docs/theory.md §7.6): Hebbian estimate in [0.10, 0.17] N (AGS alpha_c = 0.138, §2.1).
-    # At N = 200 one cell at load 0.10 retrieves a share 0.978 on average (1500 cells; 5 % quantile
-    # 0.90), so a 3-seed mean fell below the 0.9 threshold (estimate 0.08) with probability 4e-3
-    # (1 of 60 offsets); an 8-seed mean does with 3e-5.  3 seeds, offsets 0-59: 0.08 (1), 0.10 (14),
-    # 0.12 (44), 0.14 (1).
+    # At N = 200 one cell at load 0.10 retrieves a share 0.979 on average (480 cells; 5 % quantile
+    # 0.90), so a 3-seed mean falls below the 0.9 threshold (estimate 0.08) now and then (probability
+    # about 4e-3 from 1500 cells), an 8-seed mean with about 3e-5.  Offsets 0-59 (queries from
+    # derive_seed(seed, N, K)): 8 seeds 0.10 (10), 0.12 (50); 3 seeds 0.08 (1), 0.10 (17), 0.12 (42).
     loads = (0.05, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.3)
     df = _sweep("classical-hebb", loads, seeds=tuple(map(seed, range(101, 109))))
     est = capacity.capacity_estimates(df).iloc[0]
