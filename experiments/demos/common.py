@@ -39,11 +39,7 @@ class Demo:
 
 
 def generator(seed: int, stream: int = 0) -> torch.Generator:
-    """A fresh generator per use, so that adding a draw in one place does not change another.
-
-    Its seed is :func:`experiments.seeds.derive_seed` of ``(seed, stream)``: independent,
-    well-mixed streams for every demo seed and draw number.
-    """
+    """A fresh generator per use, so that adding a draw in one place does not change another."""
     return torch.Generator().manual_seed(derive_seed(seed, stream))
 
 
