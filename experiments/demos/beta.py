@@ -67,7 +67,7 @@ def beta(
     query_class : int
         Class (in ``classes``) of the stored sample the query is made from (its first sample).
     n_flip : int
-        Pixels flipped in the query.
+        Pixels flipped in the query (redrawn until the source is its one nearest stored pattern).
 
     Returns
     -------
@@ -79,7 +79,7 @@ def beta(
     if query_class not in classes:
         raise ValueError(f"query_class must be one of classes={classes!r}, got {query_class!r}")
     own = list(classes).index(query_class) * per_class  # the query is made from the first sample of its class
-    query = flip(P[own : own + 1], n_flip, 2, generator=generator(seed, 1))  # (1, 64)
+    query = _query(P, own, n_flip, generator(seed, 1))  # (1, 64)
     sweep = _sweep(P, query, betas, tags == tags[own], own)
     numbers = {key: sweep[key] for key in ("n_eff", "share_same_class", "weight_own", "regimes", "steps")}
     numbers = {"betas": list(betas), **numbers}
@@ -87,6 +87,21 @@ def beta(
     png = _gallery(out_dir / "beta.png", sweep, P, tags, query, betas, classes, per_class, own)
     gif = _animation(out_dir / "beta.gif", sweep, P, query, betas, int(tags[own]))
     return Demo([png, gif], notes, numbers, time.perf_counter() - start)
+
+
+def _query(P: Tensor, own: int, n_flip: int, gen: torch.Generator, tries: int = 100) -> Tensor:
+    """``n_flip`` random flips of ``P[own]`` that leave it the one stored pattern nearest to the query.
+
+    The stored samples of a class are near-identical, so some draws land as close to (or closer
+    to) a sibling as to the source: then no beta singles the source out (a tie splits the weight
+    evenly at every beta).  Such draws are redrawn from the same generator.
+    """
+    for _ in range(tries):
+        query = flip(P[own : own + 1], n_flip, 2, generator=gen)  # (1, K)
+        distance = (P != query).sum(1)  # (K,)
+        if (distance > distance[own]).sum() == len(P) - 1:
+            return query
+    raise ValueError(f"no {n_flip}-pixel flip of pattern {own} in {tries} draws keeps it the nearest; use fewer flips")
 
 
 def tight_clusters(classes: tuple[int, ...], size: int, seed: int) -> tuple[Tensor, Tensor]:

@@ -44,14 +44,14 @@ from models.diffusion.samplers import time_grid  # the ancestral sampler's time 
 
 __all__ = ["FEW", "diffusion"]
 
-#: The memorising model, trained live: a higher learning rate memorises 4 sentences in ~300 steps.
+#: The memorising model, trained live (lr 3e-3): 600 steps memorise the 4 sentences at each of 21 seeds tried.
 FEW: dict[str, Any] = {
     "K": 4,
     "memory": {
         "d_model": 64,
         "n_layers": 2,
         "n_heads": 4,
-        "train_steps": 300,
+        "train_steps": 600,
         "batch_size": 32,
         "lr": 3e-3,
         "seed": 0,

@@ -33,10 +33,10 @@ def test_flip_changes_exactly_k_to_other_tokens(seed):
 def test_flip_is_uniform_over_positions_and_tokens(seed):
     x = torch.zeros(3000, 10, dtype=torch.long)
     y = flip(x, 3, 4, generator=gen(seed(2)))
-    # Each position is chosen with probability 3/10: 3000 rows, sd 0.0084.
+    # Each position is chosen with probability 3/10: 3000 rows, sd 0.0084; 0.045 is 5.4 sd (P = 7e-7 for any of 10).
     per_position = (y != 0).double().mean(dim=0)
     assert (per_position - 0.3).abs().max() < 0.045
-    # New tokens uniform over {1, 2, 3}: 9000 draws, sd 0.005 per share.
+    # New tokens uniform over {1, 2, 3}: 9000 draws, sd 0.005 per share; 0.025 is 5 sd (P = 2e-6 for any).
     new = y[y != 0]
     shares = torch.bincount(new, minlength=4)[1:].double() / new.numel()
     assert (shares - 1 / 3).abs().max() < 0.025
@@ -99,6 +99,7 @@ def test_resample_edge_cases_and_per_row_times(seed):
     assert torch.equal(resample(x, 0.0, 4, generator=gen(seed(0))), x)  # alpha_0 = 1
     t = torch.cat([torch.zeros(25), torch.ones(25)]).double()
     y = resample(x, t, 4, generator=gen(seed(0)))
+    # t = 1 changes a token with probability 3/4: 1000 tokens, sd 0.014, so 0.6 is 11 sd away.
     assert torch.equal(y[:25], x[:25]) and (y[25:] != x[25:]).double().mean() > 0.6
     assert torch.equal(x, before)
 

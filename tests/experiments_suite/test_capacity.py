@@ -36,7 +36,7 @@ def test_noise_for_flip_inverts_the_changed_fraction():
         noise_for_flip(-0.1, 2)
 
 
-def test_every_model_gets_identical_queries(monkeypatch):
+def test_every_model_gets_identical_queries(monkeypatch, seed):
     """Async nets draw their update order from the cell's generator; queries must not depend on it."""
     seen = {}
     real_flip = capacity.flip
@@ -48,7 +48,7 @@ def test_every_model_gets_identical_queries(monkeypatch):
 
     monkeypatch.setattr(capacity, "flip", spy)
     for model in ("classical-hebb", "modern-b1"):
-        capacity.run_cell(capacity.Cell(model=model, N=50, load=0.1, flip=0.1, n_probe=10, seed=3))
+        capacity.run_cell(capacity.Cell(model=model, N=50, load=0.1, flip=0.1, n_probe=10, seed=seed(3)))
     a, b = seen["q"]
     assert torch.equal(a, b)
 
@@ -63,21 +63,26 @@ def test_capacity_estimate_stops_at_first_failure():
     assert est.loc["never", "beyond_grid"] and math.isnan(est.loc["never", "capacity_load_exact"])
 
 
-def _sweep(model, loads, N=200, seeds=(101, 102, 103)):
+def _sweep(model, loads, *, seeds, N=200):
     cfg = capacity.Config(models=(model,), N=N, loads=loads, loads_high=(), seeds=seeds)
     return pd.DataFrame([row for cell in capacity.cells(cfg) for row in capacity.run_cell(cell)])
 
 
-def test_hebbian_capacity_estimate_in_theory_range():
+def test_hebbian_capacity_estimate_in_theory_range(seed):
     # Target (docs/theory.md §7.6): Hebbian estimate in [0.10, 0.17] N (AGS alpha_c = 0.138, §2.1).
-    df = _sweep("classical-hebb", (0.05, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.3))
+    # At N = 200 one cell at load 0.10 retrieves a share 0.979 on average (480 cells; 5 % quantile
+    # 0.90), so a 3-seed mean falls below the 0.9 threshold (estimate 0.08) now and then (probability
+    # about 4e-3 from 1500 cells), an 8-seed mean with about 3e-5.  Offsets 0-59 (queries from
+    # derive_seed(seed, N, K)): 8 seeds 0.10 (10), 0.12 (50); 3 seeds 0.08 (1), 0.10 (17), 0.12 (42).
+    loads = (0.05, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.3)
+    df = _sweep("classical-hebb", loads, seeds=tuple(map(seed, range(101, 109))))
     est = capacity.capacity_estimates(df).iloc[0]
     assert 0.10 <= est["capacity_load"] <= 0.17, est
     assert df["pattern_hash"].nunique() == len(df)  # one pattern set per (load, seed)
 
 
-def test_dense_n3_stores_more_than_n_patterns():
+def test_dense_n3_stores_more_than_n_patterns(seed):
     # Krotov-Hopfield: N^2 / (6 ln N) = 1258 patterns at N = 200 (docs/theory.md §2.6).
-    df = _sweep("dense-n3", (0.5, 1.0, 1.5), seeds=(101,))
+    df = _sweep("dense-n3", (0.5, 1.0, 1.5), seeds=(seed(101),))  # offsets 0-39: 1.5 (no failure) at every one
     est = capacity.capacity_estimates(df).iloc[0]
     assert est["capacity_load"] >= 1.0, df[["load", "frac_m95", "frac_exact"]]

@@ -81,8 +81,9 @@ TINY = dataclasses.replace(
 
 
 @pytest.fixture(scope="module")
-def tiny() -> pd.DataFrame:
-    return pd.DataFrame([row for cell in scaling.cells(TINY) for row in scaling.run_cell(cell)])
+def tiny(seed) -> pd.DataFrame:
+    cfg = dataclasses.replace(TINY, seeds=(seed(3),))
+    return pd.DataFrame([row for cell in scaling.cells(cfg) for row in scaling.run_cell(cell)])
 
 
 def test_tiny_run_columns_and_capacities_within_the_grid(tiny):
@@ -125,20 +126,20 @@ def test_tiny_run_fits_plot_and_summary(tiny):
     assert "classical-hebb" in text and "CPU time" in text
 
 
-def test_dense_n2_has_the_hebbian_fixed_points():
+def test_dense_n2_has_the_hebbian_fixed_points(seed):
     # Krotov-Hopfield n = 2 is the zero-diagonal Hebbian net (its field is 4 N times the
     # Hebb field), so the exact criterion must give the same stable share at every K.
     for K in (2, 5, 8, 12):
-        a = evaluate("classical-hebb", 30, K, 7, "exact", flip=0.1, n_probe=50, fixed_point_cap=4096)
-        b = evaluate("dense-n2", 30, K, 7, "exact", flip=0.1, n_probe=50, fixed_point_cap=4096)
+        a = evaluate("classical-hebb", 30, K, seed(7), "exact", flip=0.1, n_probe=50, fixed_point_cap=4096)
+        b = evaluate("dense-n2", 30, K, seed(7), "exact", flip=0.1, n_probe=50, fixed_point_cap=4096)
         assert (a.share, a.n_checked, a.pattern_hash) == (b.share, b.n_checked, b.pattern_hash)
 
 
 # -- fits on synthetic tables ----------------------------------------------------------------
 
 
-def _table(model: str, Ns, k_of_n, seeds=(0, 1, 2), criterion="m95") -> pd.DataFrame:
-    rng = np.random.default_rng(0)
+def _table(model: str, Ns, k_of_n, seeds=(0, 1, 2), criterion="m95", rng_seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(rng_seed)  # 2 % log-normal scatter of K around the law
     rows = []
     for N in Ns:
         for s in seeds:
@@ -159,13 +160,18 @@ def _table(model: str, Ns, k_of_n, seeds=(0, 1, 2), criterion="m95") -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def test_exponents_recover_power_and_exponential_laws():
-    power = _table("dense-n3", [20, 40, 80, 160, 320], lambda N: 0.05 * N**2)
+def test_exponents_recover_power_and_exponential_laws(seed):
+    power = _table("dense-n3", [20, 40, 80, 160, 320], lambda N: 0.05 * N**2, rng_seed=seed(0))
     ex = scaling.exponents(power).iloc[0]
     assert ex["scale"] == "power"
-    assert ex["ci_low"] < 2.0 < ex["ci_high"] and ex["slope"] == pytest.approx(2.0, abs=0.02)
+    # Offsets 0-499: |slope - 2| mean 0.0043, max 0.019 (sd about 0.0054, so 0.03 is 5.5 sd; the former
+    # 0.02 was 3.7 sd); the 95 % interval holds 2 at 95 % of offsets (so that is not asserted), its
+    # width mean 0.023, max 0.039; seed_sd mean 0.0086, max 0.024.  Exponential law: |slope - 0.3| mean
+    # 0.0006, max 0.0022.
+    assert ex["ci_low"] < ex["slope"] < ex["ci_high"] and ex["ci_high"] - ex["ci_low"] < 0.1
+    assert ex["slope"] == pytest.approx(2.0, abs=0.03)
     assert ex["seed_sd"] < 0.05
-    expo = _table("dense-exp", [10, 15, 20, 25, 30], lambda N: 3 * math.exp(0.3 * N))
+    expo = _table("dense-exp", [10, 15, 20, 25, 30], lambda N: 3 * math.exp(0.3 * N), rng_seed=seed(0))
     ex = scaling.exponents(expo).iloc[0]
     assert ex["scale"] == "exponential" and ex["slope"] == pytest.approx(0.3, abs=0.005)
     assert ex["theory_slope"] == pytest.approx(theory.demircigil_rate(0.1))  # Demircigil et al. at 10 % flips
