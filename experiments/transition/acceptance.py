@@ -31,9 +31,9 @@ ORACLE_RECOVERY = 0.94
 SMALL_K = 8
 SMALL_K_FLOOR = 0.1
 LARGE_K_ENTROPY_RATIO = 0.9
-#: The train - test gap is judged absolutely from GAP_FROM_K on and, at LARGE_K, relative to
-#: the gap at MID_K (docs/transition.md: "Verdicts over seeds").
-GAP_FROM_K = 256
+#: The train - test gap is judged absolutely from GAP_FROM_K on (below it: reported, not judged)
+#: and, at LARGE_K, relative to the gap at MID_K (docs/transition.md, "Verdicts over seeds").
+GAP_FROM_K = 128
 MID_K = 32
 GAP_RATIO = 0.5
 
@@ -92,7 +92,8 @@ def nelbo_peak(results: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``dataset``, ``d_model``, ``K_peak``, ``nelbo_peak`` (means over seeds); empty
+        Columns ``dataset``, ``d_model``, ``K_peak``, ``nelbo_peak`` (means over seeds) and
+        ``interior`` (the peak lies strictly inside the K range: a maximum, not an end point); empty
         without ``nelbo`` rows.
     """
     sub = results[(results["kind"] == "nelbo") & (results["split"] == split)]
@@ -103,8 +104,12 @@ def nelbo_peak(results: pd.DataFrame, split: str = "test") -> pd.DataFrame:
         curve = g.groupby("K")["nelbo"].mean()
         if len(curve) < 2:  # one K has no peak
             continue
-        rows.append({"dataset": dataset, "d_model": d_model, "K_peak": curve.idxmax(), "nelbo_peak": curve.max()})
-    return pd.DataFrame(rows, columns=["dataset", "d_model", "K_peak", "nelbo_peak"])
+        k_peak = curve.idxmax()
+        interior = bool(curve.index[0] < k_peak < curve.index[-1])
+        rows.append(
+            {"dataset": dataset, "d_model": d_model, "K_peak": k_peak, "nelbo_peak": curve.max(), "interior": interior}
+        )
+    return pd.DataFrame(rows, columns=["dataset", "d_model", "K_peak", "nelbo_peak", "interior"])
 
 
 def acceptance(results: pd.DataFrame, dataset: str = "div4", d_model: int | None = None) -> pd.DataFrame:
@@ -186,9 +191,10 @@ def _seed_checks(df: pd.DataFrame) -> list[dict]:
 def _gap_checks(add, learned: pd.Series, ks: list, ts: list) -> None:
     """The generalisation side of the gap: |train - test| small from ``GAP_FROM_K``, shrunk at ``LARGE_K``.
 
-    The K = 128 gap is where the curves have only just met (docs/transition.md, five seeds):
-    it is judged as a ratio to the gap at ``MID_K`` = 32, where the network still memorises
-    part of its data, and its absolute value is kept as a reported criterion.
+    At K = 128 the curves have only just met: over five seeds its gap at t = 0.1 is 0.035-0.073,
+    so the absolute bar of 0.07 holds for the mean over seeds but not for every seed alone
+    (docs/transition.md).  The ratio to the gap at ``MID_K`` = 32, where the network still
+    memorises part of its data, states the same transition robustly on every seed.
     """
     gap = {(t, k): learned.loc[("train", t, k)] - learned.loc[("test", t, k)] for t in ts for k in ks}
     for k in (k for k in ks if k >= LARGE_K):
@@ -244,7 +250,8 @@ def summary(results: pd.DataFrame) -> str:
         lines += [_line(key, r, ts) for key, r in df.iterrows()]
         for p in peaks[peaks["dataset"] == dataset].itertuples():
             at = f"{p.nelbo_peak:.3f} nats/token, d_model={p.d_model}"
-            lines.append(f"  held-out NELBO peaks at K = {p.K_peak} ({at})")
+            where = "peaks at" if p.interior else "has no interior peak: it is largest at"
+            lines.append(f"  held-out NELBO {where} K = {p.K_peak} ({at})")
         lines += [f"  {line}" for line in crossing_summary(results[results["dataset"] == dataset])]
         if dataset != "div4":
             continue

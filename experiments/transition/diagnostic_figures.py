@@ -61,6 +61,7 @@ def nelbo_figure(results: pd.DataFrame):
     widths = sorted(nel["d_model"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(PAGE_WIDTH, 2.8), squeeze=False)
     peaks = nelbo_peak(results)
+    peaks = peaks[peaks["interior"].astype(bool)]  # an end point of the K range is no peak
     for ax, ds in zip(axes[0], datasets, strict=True):
         sub = nel[nel["dataset"] == ds]
         for i, width in enumerate(widths):

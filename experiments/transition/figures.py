@@ -46,6 +46,7 @@ def _recovery_figure(results: pd.DataFrame):
     ts = sorted(rec["t"].unique())
     colours = {t: series_colour(i) for i, t in enumerate(ts)}
     peaks = nelbo_peak(results)
+    peaks = peaks[peaks["interior"].astype(bool)]  # an end point of the K range is no peak
     fig, axes = plt.subplots(
         len(datasets), len(mods), figsize=(PAGE_WIDTH, 2.1 * len(datasets)), sharey=True, squeeze=False
     )

@@ -194,6 +194,21 @@ def test_crossing_k_per_width_and_seed_and_its_summary():
     assert tr.crossing_k(table[table["t"] == 0.25]).empty
 
 
+def test_nelbo_peak_is_interior_only_inside_the_k_range():
+    def table(curve):
+        return pd.DataFrame(
+            [
+                {"kind": "nelbo", "split": "test", "dataset": "div4", "d_model": 64, "K": k, "seed": 0, "nelbo": v}
+                for k, v in curve.items()
+            ]
+        )
+
+    falling = tr.nelbo_peak(table({4: 7.0, 32: 3.0, 128: 1.2}))
+    assert falling["K_peak"].iloc[0] == 4 and not falling["interior"].iloc[0]
+    humped = tr.nelbo_peak(table({4: 1.0, 32: 3.0, 128: 1.2}))
+    assert humped["K_peak"].iloc[0] == 32 and humped["interior"].iloc[0]
+
+
 def test_sizes_preset_sweeps_widths_with_their_own_networks():
     config = tr.PRESETS["sizes"]
     cells = tr.cells(config)
@@ -221,8 +236,10 @@ def test_key_numbers_summary_and_figures_carry_the_diagnostics(tiny_rows):
     assert table.index.names == ["dataset", "K", "model"]
     peak = tr.nelbo_peak(df)
     assert len(peak) == 1 and peak["K_peak"].iloc[0] in cfg.Ks
+    interior = peak["interior"].iloc[0]
+    assert interior == (min(cfg.Ks) < peak["K_peak"].iloc[0] < max(cfg.Ks))
     text = tr.summary(df)
-    assert "held-out NELBO peaks at K =" in text and "crossing K" in text and "NELBO" in text
+    assert ("held-out NELBO peaks at K =" if interior else "no interior peak") in text and "crossing K" in text
     set_style()
     figs = tr.plot(df, {})
     assert {"transition_nelbo", "transition_fixed_points", "transition_entropy_t", "transition_crossing"} <= set(figs)
