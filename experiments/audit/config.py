@@ -45,7 +45,7 @@ class Config:
     seeds: tuple[int, ...] = (0, 1, 2)
     transition: str = "quick"
     n_seq: int = 32
-    grid: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    grid: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     copies: int = 8
     dt: float = 0.05
     prompt_samples: int = 4
@@ -116,7 +116,9 @@ class Cell:
 
 def _check(config: Config) -> None:
     if config.transition not in transition_config.PRESETS:
-        raise ValueError(f"transition must name a transition preset {sorted(transition_config.PRESETS)}, got {config.transition!r}")
+        raise ValueError(
+            f"transition must name a transition preset {sorted(transition_config.PRESETS)}, got {config.transition!r}"
+        )
     bad = [m for m in config.models if m not in MODEL_CHOICES]
     if bad or not config.models:
         raise ValueError(f"models must be a non-empty subset of {MODEL_CHOICES}, got {config.models!r}")
@@ -165,5 +167,7 @@ def cells(config: Config, out: str | Path | None = None) -> list[Cell]:
         if net.K in config.Ks:
             plain.append(Cell(net=net, audit=spec, models=models))
         if config.dup_K and net.K == config.dup_K:
-            dup.append(Cell(net=net, audit=spec, models=models, dup=DupSpec(tuple(config.dup_counts), config.dup_per_count)))
+            dup.append(
+                Cell(net=net, audit=spec, models=models, dup=DupSpec(tuple(config.dup_counts), config.dup_per_count))
+            )
     return dup + plain

@@ -113,10 +113,15 @@ def run_cell(cell: Cell) -> list[dict]:
             for i in range(x0.shape[0]):
                 row = {k: (v[i] if isinstance(v, list) else v[i].item()) for k, v in columns.items()}
                 out.append(
-                    {**base, "model": model, "split": split, "seq": i, "multiplicity": int(mult[split][i]), **row,
-                     "loaded": loaded}
+                    {
+                        **base,
+                        "model": model,
+                        "split": split,
+                        "seq": i,
+                        "multiplicity": int(mult[split][i]),
+                        **row,
+                        "loaded": loaded,
+                    }
                 )
     wall = time.perf_counter() - start
     return [{**row, "wall_s": wall} for row in out]
-
-

@@ -79,8 +79,15 @@ def _auc_figure(results: pd.DataFrame, run_info: dict):
     ax.axhline(0.5, color="0.6", lw=0.8, ls=":", label="chance (AUC 0.5)")
     ax.set_ylabel("membership ROC AUC")
     ax.set_ylim(0.0, 1.05)
-    seed_band(rho_ax, learned.dropna(subset=["spearman"]), "K", "spearman", colour=series_colour(3), marker="s",
-              label="Spearman rho(t*, prompted extraction)")
+    seed_band(
+        rho_ax,
+        learned.dropna(subset=["spearman"]),
+        "K",
+        "spearman",
+        colour=series_colour(3),
+        marker="s",
+        label="Spearman rho(t*, prompted extraction)",
+    )
     rho_ax.axhline(0.0, color="0.6", lw=0.8, ls=":", label="no correlation")
     rho_ax.set_ylabel("rank correlation (training sequences)")
     k_cross = transition_crossing((run_info or {}).get("config", run_info or {}).get("transition_results"))
@@ -104,8 +111,11 @@ def _duplication_figure(results: pd.DataFrame):
     import matplotlib.pyplot as plt
 
     dr = dose_response(results)
-    columns = (("t_star", "basin width t*"), ("extract_prompted", "prompted extraction"),
-               ("unprompted_rate", "unprompted copy rate"))
+    columns = (
+        ("t_star", "basin width t*"),
+        ("extract_prompted", "prompted extraction"),
+        ("unprompted_rate", "unprompted copy rate"),
+    )
     fig, axes = plt.subplots(1, 3, figsize=(PAGE_WIDTH, 2.4), squeeze=False)
     for ax, (col, label) in zip(axes[0], columns, strict=True):
         for model in ("diffusion", "oracle"):
