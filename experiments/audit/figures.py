@@ -70,7 +70,7 @@ def _auc_figure(results: pd.DataFrame, run_info: dict):
     import matplotlib.pyplot as plt
 
     kn = key_numbers(results[results["regime"] == "transition"])
-    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 2.6), squeeze=False)
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 2.6), sharex=True, squeeze=False)
     ax, rho_ax = axes[0]
     learned = kn[kn["model"] == "diffusion"]
     ks = sorted(learned["K"].unique())
@@ -127,7 +127,11 @@ def _duplication_figure(results: pd.DataFrame):
             shown = sub.assign(x=sub["multiplicity"].where(sub["multiplicity"] > 0, 0.5))
             seed_band(ax, shown, "x", col, colour=style.colour, marker=style.marker, label=style.label)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("multiplicity in training set (0.5: held-out)")
+        ticks = sorted(dr["multiplicity"].unique())
+        ax.set_xticks([m if m > 0 else 0.5 for m in ticks])
+        ax.set_xticklabels([str(m) if m > 0 else "held-out" for m in ticks], fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel("multiplicity in the training set")
         ax.set_title(label)
     fig.tight_layout()
     K = sorted(results.loc[results["regime"] == "duplication", "K"].unique())
