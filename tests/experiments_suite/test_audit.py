@@ -18,6 +18,7 @@ from experiments.audit import extraction, signals
 from experiments.audit.stats import bootstrap_ci, roc_auc, spearman
 from experiments.cli import run_experiment
 from experiments.corruption import resample
+from experiments.figures import unexplained_artists
 from experiments.transition.sampling import Engine
 from models.diffusion.schedule import alpha, beta
 
@@ -181,6 +182,8 @@ def test_tiny_study_end_to_end_and_resumes(tmp_path, seed):
     assert (oracle["entropy"] < 0.1).all()  # the exact denoiser is certain of a stored sequence
     text = audit.summary(results)
     assert "rho(t*, extraction)" in text and "duplication diffusion" in text
+    for name, fig in audit.plot(results, {}).items():
+        assert unexplained_artists(fig) == [], name  # every drawn line, band and point is named
     kn = audit.key_numbers(results)
     assert kn[["auc_t_star", "auc_entropy", "auc_nelbo"]].stack().between(0, 1).all()
     again, _ = run_experiment("audit", out=tmp_path, overrides=overrides, progress=False, figures=False)
