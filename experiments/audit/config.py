@@ -44,7 +44,7 @@ class Config:
     Ks: tuple[int, ...] = (4, 64, 128, 1024)
     seeds: tuple[int, ...] = (0, 1, 2)
     transition: str = "quick"
-    n_seq: int = 32
+    n_seq: int = 64
     grid: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     copies: int = 8
     dt: float = 0.05
