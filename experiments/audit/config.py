@@ -41,11 +41,13 @@ class Config:
     """
 
     models: tuple[str, ...] = MODEL_CHOICES
-    Ks: tuple[int, ...] = (4, 64, 128, 1024)
+    # the smallest K, the first K past the transition's crossing (about 105) and the largest
+    Ks: tuple[int, ...] = (4, 128, 1024)
     seeds: tuple[int, ...] = (0, 1, 2)
     transition: str = "quick"
     n_seq: int = 64
-    grid: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    # dense at small t, where the basins of a generalising network end
+    grid: tuple[float, ...] = (0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     copies: int = 8
     dt: float = 0.05
     prompt_samples: int = 4
@@ -68,14 +70,14 @@ class Config:
 
 
 PRESETS = {
-    # 4 K x 3 seeds of the transition quick sweep plus 3 duplication networks (docs/audit.md).
+    # 3 K x 3 seeds of the transition quick sweep plus 3 duplication networks (docs/audit.md).
     "quick": Config(),
     # All K of the transition, more sequences, copies and samples, 5 seeds: not run (hours on CPU).
     "paper": Config(
         Ks=(4, 8, 16, 32, 64, 128, 256, 1024),
         seeds=(0, 1, 2, 3, 4),
         n_seq=64,
-        grid=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+        grid=(0.0125, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
         copies=16,
         dt=0.02,
         prompt_samples=8,

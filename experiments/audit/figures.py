@@ -26,8 +26,10 @@ __all__ = ["plot"]
 _SIGNAL_LABELS = {"t_star": "basin width t*", "entropy": "entropy (lower = member)", "nelbo": "NELBO (lower = member)"}
 
 
-def _n_seeds(df: pd.DataFrame) -> int:
-    return int(df["seed"].nunique()) if len(df) else 0
+def _n_seeds(df: pd.DataFrame) -> str:
+    """``"n seed(s)"`` of a table."""
+    n = int(df["seed"].nunique()) if len(df) else 0
+    return f"{n} seed{'s' if n != 1 else ''}"
 
 
 def _scatter_figure(results: pd.DataFrame):
@@ -60,7 +62,7 @@ def _scatter_figure(results: pd.DataFrame):
     legend_below(
         fig,
         axes.ravel(),
-        caption_text=f"One point per audited sequence and seed ({_n_seeds(tr)} seeds); extraction rates jittered "
+        caption_text=f"One point per audited sequence and seed ({_n_seeds(tr)}); extraction rates jittered "
         "by ±0.02 so that equal values stay visible.",
     )
     return fig
@@ -101,7 +103,7 @@ def _auc_figure(results: pd.DataFrame, run_info: dict):
     legend_below(
         fig,
         axes.ravel(),
-        caption_text=f"Learned model, mean over {_n_seeds(learned)} seeds with their range; rho is undefined "
+        caption_text=f"Learned model, mean over {_n_seeds(learned)} with their range; rho is undefined "
         "(left out) where every training sequence has the same extraction rate.",
     )
     return fig
@@ -139,7 +141,7 @@ def _duplication_figure(results: pd.DataFrame):
         fig,
         axes.ravel(),
         caption_text=f"Duplication arm (K = {', '.join(map(str, K))} distinct sequences), mean over "
-        f"{_n_seeds(dr)} seeds with their range.",
+        f"{_n_seeds(dr)} with their range.",
     )
     return fig
 
