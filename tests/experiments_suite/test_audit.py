@@ -19,8 +19,10 @@ from experiments.audit.stats import bootstrap_ci, roc_auc, spearman
 from experiments.cli import run_experiment
 from experiments.corruption import resample
 from experiments.figures import unexplained_artists
+from experiments.transition.crossing import crossing_k
 from experiments.transition.sampling import Engine
 from models.diffusion.schedule import alpha, beta
+from tests.figures import tables
 
 # -- basin width --------------------------------------------------------------------------
 
@@ -182,8 +184,15 @@ def test_tiny_study_end_to_end_and_resumes(tmp_path, seed):
     assert (oracle["entropy"] < 0.1).all()  # the exact denoiser is certain of a stored sequence
     text = audit.summary(results)
     assert "rho(t*, extraction)" in text and "duplication diffusion" in text
-    for name, fig in audit.plot(results, {}).items():
+    transition = tmp_path / "transition.parquet"
+    tables.transition_table(datasets=("div4",), Ks=(4, 16, 64, 256)).assign(d_model=64).to_parquet(transition)
+    k_cross = float(crossing_k(pd.read_parquet(transition))["K_cross"].mean())
+    assert 64 < k_cross < 256  # the synthetic gap 1 - log2(K)/8 falls below 0.1 between them
+    figs = audit.plot(results, {"config": {"transition_results": str(transition)}})
+    for name, fig in figs.items():
         assert unexplained_artists(fig) == [], name  # every drawn line, band and point is named
+    marks = [ln for ax in figs["audit_auc"].axes for ln in ax.lines if ln.get_label() == "transition crossing K"]
+    assert len(marks) == 2 and all(ln.get_xdata()[0] == pytest.approx(k_cross) for ln in marks)
     kn = audit.key_numbers(results)
     assert kn[["auc_t_star", "auc_entropy", "auc_nelbo"]].stack().between(0, 1).all()
     again, _ = run_experiment("audit", out=tmp_path, overrides=overrides, progress=False, figures=False)
