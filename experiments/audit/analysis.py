@@ -15,7 +15,7 @@ import pandas as pd
 from experiments.audit.stats import bootstrap_ci, roc_auc, spearman
 from experiments.transition.crossing import crossing_k
 
-__all__ = ["SIGNALS", "N_BOOT", "key_numbers", "dose_response", "transition_crossing", "summary"]
+__all__ = ["SIGNALS", "N_BOOT", "key_numbers", "pooled_spearman", "dose_response", "transition_crossing", "summary"]
 
 #: Membership signals: column -> sign that makes "larger = more likely a training sequence".
 SIGNALS = {"t_star": 1.0, "entropy": -1.0, "nelbo": -1.0}
@@ -57,6 +57,22 @@ def key_numbers(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pooled_spearman(results: pd.DataFrame) -> pd.DataFrame:
+    """Per (regime, ``K``, model): ``rho(t*, prompted extraction)`` over the training sequences of all seeds together.
+
+    With its 95 % percentile bootstrap interval (sequences resampled across seeds); it mixes
+    networks, so the per-seed values of :func:`key_numbers` are the primary numbers.
+    """
+    rows = []
+    for (regime, K, model), g in results[results["split"] == "train"].groupby(["regime", "K", "model"]):
+        x, y = g["t_star"].to_numpy(), g["extract_prompted"].to_numpy()
+        lo, hi = bootstrap_ci(spearman, x, y, n_boot=N_BOOT, seed=int(K))
+        rows.append(
+            {"regime": regime, "K": K, "model": model, "n": len(g), "spearman": spearman(x, y), "lo": lo, "hi": hi}
+        )
+    return pd.DataFrame(rows, columns=["regime", "K", "model", "n", "spearman", "lo", "hi"])
+
+
 def dose_response(results: pd.DataFrame) -> pd.DataFrame:
     """Duplication arm: mean ``t*``, prompted extraction and unprompted copy rate per (model, seed, multiplicity).
 
@@ -95,6 +111,11 @@ def summary(results: pd.DataFrame) -> str:
             f"  {regime} K={K} {model} ({len(g)} seeds): t* train {_pm(g['t_star_train'])} / test "
             f"{_pm(g['t_star_test'])}; prompted extraction train {_pm(g['extract_train'])} / test "
             f"{_pm(g['extract_test'])}; rho(t*, extraction) {_pm(g['spearman'])} ({defined}/{len(g)}); {aucs}"
+        )
+    for r in pooled_spearman(results).itertuples():
+        lines.append(
+            f"  {r.regime} K={r.K} {r.model}: rho(t*, extraction) pooled over seeds {r.spearman:.2f} "
+            f"[{r.lo:.2f}, {r.hi:.2f}] (n = {r.n})"
         )
     dr = dose_response(results)
     for model, g in dr.groupby("model"):
