@@ -54,8 +54,9 @@ __all__ = [
 ROWS = "per regime (transition / duplication) x K x seed x model x split x audited sequence"
 FIGURES = ("audit_basin_vs_extraction", "audit_auc", "audit_duplication")
 RUNTIME = {
-    "quick": "about 5 min with --backend joblib --jobs 2 when the transition's quick checkpoints exist "
-    "(see docs/audit.md for the measured time); the 3 duplication networks train in addition",
+    "quick": "21 min measured with --backend joblib --jobs 2 on 2 shared CPU cores, 8 of its 12 networks trained "
+    "by the run (160-300 s each); evaluation alone 16-50 s per cell: about 4 min when every network exists, "
+    "about 11 min (estimated) when only the transition's quick checkpoints do",
     "paper": "hours on CPU (not measured)",
 }
 EXAMPLES = (
