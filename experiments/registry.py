@@ -14,4 +14,5 @@ EXPERIMENTS: dict[str, str] = {
     "spurious": "experiments.spurious",
     "scaling": "experiments.scaling",
     "transition": "experiments.transition",
+    "audit": "experiments.audit",
 }
