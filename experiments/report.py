@@ -58,6 +58,7 @@ KEY_TABLES: dict[str, KeyTable] = {
     "basins": KeyTable("critical_radii", ("dataset", "load", "split", "model"), ("critical_radius", "recovery_radius")),
     "spurious": KeyTable("shares", ("model", "start", "load")),
     "transition": KeyTable("key_numbers", ("dataset", "K", "model")),
+    "audit": KeyTable("key_numbers", ("regime", "K", "model")),
 }
 
 
