@@ -50,9 +50,8 @@ Agreement checks (rows with unit ``fraction``/``queries``):
   queries retrieving their pattern exactly, mean final overlap, fraction of final states that
   are fixed points (``h_i s_i >= 0`` for all ``i``) and fraction equal to our final state.
 
-:func:`run` returns rows ``{"name", "value", "unit", "ratio"}``; for timing rows of a peer,
-``ratio`` is *our* queries/second divided by the peer's (our speed-up), for our own rows
-it is our speed-up over the fastest peer on that workload.
+:func:`run` returns rows ``{"name", "value", "unit", "ratio"}``; ``ratio`` is our speed-up:
+over that peer in its timing rows, over the fastest peer in our own rows.
 """
 
 from __future__ import annotations

@@ -84,7 +84,10 @@ def evaluate(spec: dict) -> dict:
 
 
 def _in_a_fresh_process(spec: dict) -> tuple[dict, list[dict]]:
-    code = "import json, sys; from benchmarks.transition_eval import evaluate; print(json.dumps(evaluate(json.loads(sys.argv[1]))))"
+    code = (
+        "import json, sys; from benchmarks.transition_eval import evaluate; "
+        "print(json.dumps(evaluate(json.loads(sys.argv[1]))))"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(spec)], cwd=ROOT, env=env, capture_output=True, text=True, check=False
