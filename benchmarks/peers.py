@@ -50,8 +50,7 @@ Agreement checks (rows with unit ``fraction``/``queries``):
   queries retrieving their pattern exactly, mean final overlap, fraction of final states that
   are fixed points (``h_i s_i >= 0`` for all ``i``) and fraction equal to our final state.
 
-:func:`run` returns rows ``{"name", "value", "unit", "ratio"}``; ``ratio`` is our speed-up:
-over that peer in its timing rows, over the fastest peer in our own rows.
+:func:`run` returns rows ``{"name", "value", "unit", "ratio"}``, ``ratio`` our speed-up (over a peer or the best).
 """
 
 from __future__ import annotations
