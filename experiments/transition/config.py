@@ -49,10 +49,10 @@ FIGURES = (
     "transition_crossing",
 )
 RUNTIME = {
-    "quick": "about 9 min with --backend joblib --jobs 2 on 2 CPU cores (520 s measured, fresh clone)",
+    "quick": "about 9 min per seed with --backend joblib --jobs 2 on 2 CPU cores (520 s measured, fresh clone)",
     "text": "about 8 min with --backend joblib --jobs 2 (489 s measured)",
     "paper": "hours on CPU (not measured); minutes per cell with --device cuda",
-    "sizes": "SIZES_RUNTIME",
+    "sizes": "about 11 min with --backend joblib --jobs 2 given the quick run's networks (638 s measured)",
 }
 EXAMPLES = (
     "python -m experiments transition --preset quick --out results --backend joblib --jobs 2",

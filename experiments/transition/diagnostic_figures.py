@@ -81,6 +81,7 @@ def nelbo_figure(results: pd.DataFrame):
         ax.set_ylabel("NELBO (nats / token)")
         ppl = ax.secondary_yaxis("right", functions=(np.exp, lambda p: np.log(np.clip(p, 1e-300, None))))
         ppl.set_ylabel("perplexity exp(NELBO)")
+        ppl.set_yticks([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])  # readable where exp crowds the ticks
         ax.set_title(f"learned model: NELBO per token, train and held-out ({ds}, {_seeds(sub)})", fontsize=9)
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
@@ -114,11 +115,13 @@ def fixed_point_figure(results: pd.DataFrame):
                 )
             log_k_axis(ax, sorted(sub["K"].unique()))
             ax.set_ylim(-0.02, 1.02)
-            ax.set_title(f"{model_label(model)} ({ds}), t = {t:g}, {_seeds(sub)}", fontsize=9)
+            ax.set_title(f"{model_label(model)} ({ds}), t = {t:g}", fontsize=9)
             ax.set_xlabel("training sequences K" if i == len(datasets) - 1 else "")
             ax.set_ylabel("share of clean sequences" if j == 0 else "")
-            ax.legend(fontsize=7, frameon=False)
-    fig.suptitle(r"Clean sequences under $x \leftarrow \arg\max_v p(x_0^i = v \mid x)$: unchanged by one update", y=1.0)
+            if j == 0:
+                ax.legend(fontsize=7, frameon=False, loc="center right")
+    title = r"Clean sequences under $x \leftarrow \arg\max_v p(x_0^i = v \mid x)$: unchanged by one update"
+    fig.suptitle(f"{title} ({_seeds(fp)})", y=1.0)
     fig.tight_layout()
     return fig
 
@@ -145,11 +148,12 @@ def entropy_t_figure(results: pd.DataFrame):
                     y = mean.loc[(split, K)]
                     ax.plot(y.index, y.values, marker="o", ms=3, color=colours[K], label=f"K = {K}")
             ax.set_xscale("log")
-            ax.set_title(f"learned model, {split} sequences ({ds}, {_seeds(sub)})", fontsize=9)
+            ax.set_title(f"{split} sequences ({ds})", fontsize=9)
             ax.set_xlabel("corruption time t of x_t" if i == len(datasets) - 1 else "")
             ax.set_ylabel("mean conditional entropy (nats)" if j == 0 else "")
         axes[i, -1].legend(fontsize=6, frameon=False, ncol=2)
-    fig.suptitle(r"Entropy of $p(x_0^i \mid x_t^{-i})$ against t (leftmost point: clean sequences, t = 1e-5)", y=1.0)
+    title = r"Learned model: entropy of $p(x_0^i \mid x_t^{-i})$ against t (leftmost: clean, t = 1e-5)"
+    fig.suptitle(f"{title}, {_seeds(ent)}", y=1.0)
     fig.tight_layout()
     return fig
 
