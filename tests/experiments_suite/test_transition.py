@@ -298,8 +298,9 @@ def test_quick_preset_shows_the_memorisation_to_generalisation_transition(quick_
     Every asserted check passes on each of the five seeds of docs/transition.md with room
     (worst seed against its bar: K = 1024 gap at t = 0.1 0.033 against 0.07, 2.6 across-seed
     sds away; H_train / H_test at K = 128 0.924 against 0.9, 3 sds; gap ratio 0.153 against 0.5;
-    no copied generation from K = 128 on any seed; the rest further).  Left out: the absolute K = 128 gap, whose single-seed values straddle its
-    bar (0.035-0.073 at t = 0.1 over the five seeds; the mean passes, judged by ``acceptance``
+    no copied generation from K = 128 on any seed; the rest further).  Left out: the absolute
+    K = 128 gap, whose single-seed values straddle its bar (0.035-0.073 at t = 0.1 over the
+    five seeds; the mean passes, judged by ``acceptance``
     over seeds in docs/transition.md).
     """
     checks = quick_checks.set_index("check")

@@ -15,22 +15,10 @@ from experiments import transition as tr
 from experiments.transition import diagnostics
 from experiments.transition.sampling import Engine
 from models.diffusion.schedule import beta
+from tests.experiments_suite.test_transition import TINY as BASE_TINY
 
-TINY = tr.Config(
-    Ks=(2, 6),
-    N=8,
-    V=8,
-    train_steps=20,
-    batch_size=16,
-    d_model=16,
-    n_heads=2,
-    n_layers=1,
-    ts=(0.1, 0.5),
-    n_eval=6,
-    n_generate=6,
-    entropy_ts=(0.05, 0.5),
-    nelbo_times=4,
-)
+# the transition tests' tiny sweep, with the diagnostics at two times and 4 NELBO times
+TINY = dataclasses.replace(BASE_TINY, entropy_ts=(0.05, 0.5), nelbo_times=4)
 
 
 @pytest.fixture(scope="module")
