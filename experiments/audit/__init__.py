@@ -54,9 +54,9 @@ __all__ = [
 ROWS = "per regime (transition / duplication) x K x seed x model x split x audited sequence"
 FIGURES = ("audit_basin_vs_extraction", "audit_auc", "audit_duplication")
 RUNTIME = {
-    "quick": "21 min measured with --backend joblib --jobs 2 on 2 shared CPU cores, 8 of its 12 networks trained "
-    "by the run (160-300 s each); evaluation alone 16-50 s per cell: about 4 min when every network exists, "
-    "about 11 min (estimated) when only the transition's quick checkpoints do",
+    "quick": "about 4 min with --backend joblib --jobs 2 on 2 CPU cores when its 12 networks exist (226 s "
+    "measured); 21 min measured when 8 of them were trained by the run (160-300 s each); about 11 min "
+    "(estimated) when only the transition's quick checkpoints exist",
     "paper": "hours on CPU (not measured)",
 }
 EXAMPLES = (
