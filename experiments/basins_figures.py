@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from experiments.basins_radii import _SPLIT_LABELS, SPLITS, critical_radii
@@ -114,6 +115,15 @@ _RADIUS_ROWS = (
 )
 
 
+def range_bars(mean, low, high) -> np.ndarray:
+    """``(2, n)`` lower and upper error-bar lengths from a mean to the ends of its range.
+
+    Clipped at 0: the mean of equal values can land an ulp outside their range (pandas' mean
+    of three radii of 0.475 is 0.4749999999999999), which matplotlib refuses as a negative bar.
+    """
+    return np.clip([np.asarray(mean) - np.asarray(low), np.asarray(high) - np.asarray(mean)], 0.0, None)
+
+
 def _radius_figure(results: pd.DataFrame):
     """Mean per-pattern radius against load (categories), one dodged marker per memory, bars = range."""
     import matplotlib.pyplot as plt
@@ -143,7 +153,7 @@ def _radius_figure(results: pd.DataFrame):
                 ax.errorbar(
                     x,
                     m["mean"],
-                    yerr=[m["mean"] - m["min"], m["max"] - m["mean"]],
+                    yerr=range_bars(m["mean"], m["min"], m["max"]),
                     fmt=st.marker,
                     color=st.colour,
                     ms=3.5,

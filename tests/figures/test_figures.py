@@ -12,6 +12,7 @@ import itertools
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from experiments import basins, basins_figures, capacity, spurious
@@ -151,3 +152,20 @@ def test_the_colour_check_catches_hand_set_colours():
     old = ['"retrieved": "#1a9850",', 'color=f"C{k}"', '_SPLIT_COLOURS = {"train": "C0"}', 'plt.get_cmap("tab10")']
     assert all(COLOUR.search(line) for line in old)
     assert not COLOUR.search('color=series_colour(k), ls="--"')
+
+
+def test_range_bars_survive_a_mean_an_ulp_outside_the_range():
+    # The paper preset's digits radii at load 0.02 are 0.475 for every pattern; pandas' mean of
+    # three of them is 0.4749999999999999, so "mean - min" was -1.1e-16 and matplotlib refused
+    # the figure (the basins paper run ended with "'yerr' must not contain negative values").
+    import matplotlib.pyplot as plt
+
+    radii = pd.Series([0.475] * 3)
+    mean = radii.agg(["mean"]).to_numpy()
+    assert mean[0] < radii.min()  # the rounding this guards against
+    bars = basins_figures.range_bars(mean, [radii.min()], [radii.max()])
+    assert bars.shape == (2, 1) and (bars >= 0).all() and bars.max() < 1e-15
+    fig, ax = plt.subplots()
+    ax.errorbar([0], mean, yerr=bars)  # raised ValueError before the clip
+    plt.close(fig)
+    assert basins_figures.range_bars([0.3], [0.1], [0.4]).ravel().tolist() == pytest.approx([0.2, 0.1])
