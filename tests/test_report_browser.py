@@ -190,6 +190,52 @@ def test_report_opens_in_a_headless_browser(tiny_out, tmp_path):
     assert shot.stat().st_size > 10_000
 
 
+def _reproduce_out_or_skip() -> Path:
+    """``$QUICK_REPRODUCE``: the --out of ``python -m experiments reproduce --preset quick`` (.ci/run sets it)."""
+    out = os.environ.get("QUICK_REPRODUCE")
+    if not out:
+        reason = "QUICK_REPRODUCE names no quick reproduce run (.ci/run makes one before the slow tests)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + "; CI must run this test")
+        pytest.skip(reason)
+    return Path(out)
+
+
+@pytest.mark.slow
+def test_the_report_of_a_quick_reproduce_run_renders_in_a_headless_browser(tmp_path):
+    """The README main job's page: every study of ``reproduce --preset quick``, every figure loaded, no error.
+
+    Runs on the output of that command (``$QUICK_REPRODUCE``), which .ci/run produces once; the
+    transition's slow acceptance test reads the same run (``TRANSITION_RESULTS``).
+    """
+    from experiments.registry import EXPERIMENTS
+
+    out = _reproduce_out_or_skip()
+    browser = _browser_or_skip()
+    for name in EXPERIMENTS:  # reproduce ran every study, and each left figures
+        assert (out / name / "results.parquet").is_file(), name
+        assert list((out / name / "figures").glob("*.png")), name
+    page = (out / "report.html").read_text()
+    n_png = len(list(out.glob("*/figures/*.png")))
+    assert page.count('src="data:image/png;base64,') == n_png
+    # the verdicts are on the page (their values are the slow acceptance tests' business: on one
+    # seed the K = 128 absolute gap may fail, docs/transition.md)
+    assert page.count("checks pass</span>") >= 1
+    driver = open_browser(browser)
+    try:
+        driver.get((out / "report.html").resolve().as_uri())
+        images = driver.execute_script("return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);")
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        headings = driver.execute_script("return Array.from(document.querySelectorAll('h2')).map(h => h.textContent);")
+        driver.save_screenshot(str(tmp_path / "report.png"))
+    finally:
+        driver.quit()
+    assert len(images) == n_png and all(complete and width > 0 for complete, width in images), images
+    assert errors == []
+    assert all(any(name in h for h in headings) for name in EXPERIMENTS), headings
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit("usage: python -m tests.test_report_browser OUT/report.html docs/img/report.png")

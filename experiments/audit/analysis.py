@@ -100,6 +100,10 @@ def _pm(values) -> str:
     return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}"
 
 
+def _n_seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def summary(results: pd.DataFrame) -> str:
     """Per ``K`` and model: Spearman and AUCs as mean ± sd over seeds; the duplication dose-response."""
     kn = key_numbers(results)
@@ -108,7 +112,7 @@ def summary(results: pd.DataFrame) -> str:
         defined = int(g["spearman"].notna().sum())
         aucs = ", ".join(f"AUC {s} {_pm(g[f'auc_{s}'])}" for s in SIGNALS)
         lines.append(
-            f"  {regime} K={K} {model} ({len(g)} seeds): t* train {_pm(g['t_star_train'])} / test "
+            f"  {regime} K={K} {model} ({_n_seeds(len(g))}): t* train {_pm(g['t_star_train'])} / test "
             f"{_pm(g['t_star_test'])}; prompted extraction train {_pm(g['extract_train'])} / test "
             f"{_pm(g['extract_test'])}; rho(t*, extraction) {_pm(g['spearman'])} ({defined}/{len(g)}); {aucs}"
         )
@@ -123,6 +127,6 @@ def summary(results: pd.DataFrame) -> str:
         for m, gm in g.groupby("multiplicity"):
             lines.append(
                 f"    x{m}: {_pm(gm['t_star'])}, {_pm(gm['extract_prompted'])}, {_pm(gm['unprompted_rate'])}"
-                f" ({len(gm)} seeds)"
+                f" ({_n_seeds(len(gm))})"
             )
     return "\n".join(lines)
