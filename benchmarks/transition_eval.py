@@ -51,7 +51,7 @@ LABEL = "transition cell evaluation optimised vs before"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def quick_cell(quick: bool, checkpoint_root: str | None, diagnostics: bool = True):
+def quick_cell(quick: bool, checkpoint_root: str | None, diagnostics: bool = True, sampler: str = "exact"):
     """The cell to evaluate: the quick preset at K = 128 (or a tiny one), seed 0; optionally without diagnostics."""
     if quick:
         config = tr.Config(Ks=(6,), N=8, V=8, train_steps=20, batch_size=16, d_model=16, n_heads=2, n_layers=1)
@@ -60,7 +60,7 @@ def quick_cell(quick: bool, checkpoint_root: str | None, diagnostics: bool = Tru
         config = dataclasses.replace(tr.PRESETS["quick"], Ks=(128,), seeds=(0,))
     if not diagnostics:
         config = dataclasses.replace(config, entropy_ts=(), fixed_point_t=None, nelbo_times=0)
-    return tr.cells(dataclasses.replace(config, checkpoint_root=checkpoint_root))[0]
+    return tr.cells(dataclasses.replace(config, checkpoint_root=checkpoint_root, sampler=sampler))[0]
 
 
 def _cpu_seconds() -> float:
@@ -72,9 +72,9 @@ def evaluate(spec: dict) -> dict:
     """One timed ``run_cell`` (the body of a fresh process): its rows go to ``spec["out"]``.
 
     ``spec``: ``quick``, ``root`` (checkpoint root), ``chunk`` (None: reference path),
-    ``diagnostics``, ``threads``, ``out`` (pickle path).  Returns ``{"wall", "cpu"}`` seconds.
+    ``diagnostics``, ``sampler``, ``threads``, ``out`` (pickle path).  Returns ``{"wall", "cpu"}`` seconds.
     """
-    cell = quick_cell(spec["quick"], spec["root"], spec["diagnostics"])
+    cell = quick_cell(spec["quick"], spec["root"], spec["diagnostics"], spec.get("sampler", "exact"))
     with torch_threads(spec["threads"]):
         wall, cpu = time.perf_counter(), _cpu_seconds()
         rows = tr.run_cell(cell, chunk=spec["chunk"])
@@ -96,6 +96,34 @@ def _in_a_fresh_process(spec: dict) -> tuple[dict, list[dict]]:
         raise RuntimeError(f"the timed evaluation failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     times = json.loads(done.stdout.strip().splitlines()[-1])
     return times, pickle.loads(Path(spec["out"]).read_bytes())
+
+
+def recovery_gap(a: list[dict], b: list[dict]) -> float:
+    """Largest difference of two tables' recovery rows in standard errors of that difference.
+
+    Per (model, split, t): ``|r_a - r_b| / sqrt((s_a^2 + s_b^2) / n)`` with ``s`` the per-query
+    standard deviation; two independent samplers of the same distribution give about a standard
+    normal per row (the largest of 18 rows: about 2).  The classical rows (no draws) are 0.
+    """
+    key = ["model", "split", "t"]
+    ra, rb = (pd.DataFrame(x).query("kind == 'recovery'").set_index(key) for x in (a, b))
+    se = ((ra["recovery_std"] ** 2 + rb["recovery_std"] ** 2) / ra["n"]) ** 0.5
+    z = (ra["recovery"] - rb["recovery"]).abs() / se.where(se > 0)
+    return float(z.fillna(0.0).max())
+
+
+def deterministic_rows_identical(a: list[dict], b: list[dict]) -> bool:
+    """The rows no draw touches (entropy of clean sequences, divergence, NELBO, training) equal number for number."""
+    keep = "(kind == 'entropy' and split != 'generated') or kind in ('divergence', 'nelbo', 'training')"
+    left, right = (
+        pd.DataFrame(x).query(keep).drop(columns=["wall_s", "sampler", "train_seconds", "loaded"], errors="ignore")
+        for x in (a, b)
+    )
+    try:
+        pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True), check_exact=True)
+    except AssertionError:
+        return False
+    return True
 
 
 def tables_identical(a: list[dict], b: list[dict]) -> bool:
@@ -140,24 +168,50 @@ def run(
             ps = tr.make_patterns(cell.data, cell.K)
             tr.build_memory("diffusion", cell).fit(ps.train, vocab_size=ps.vocab_size)  # trains, or finds it
             train_seconds = time.perf_counter() - train_start
-        runs = {"before": (None, False), "optimised": (CHUNK, False), "optimised, with diagnostics": (CHUNK, True)}
+        runs = {
+            "before": (None, False, "exact"),
+            "exact": (CHUNK, False, "exact"),
+            "fast": (CHUNK, False, "fast"),
+            "fast, with diagnostics": (CHUNK, True, "fast"),
+        }
         best = {name: [math.inf, math.inf] for name in runs}
         tables = {}
         for _ in range(repeats):
-            for name, (chunk, diagnostics) in runs.items():
+            for name, (chunk, diagnostics, sampler) in runs.items():
                 spec = {"quick": quick, "root": root, "chunk": chunk, "diagnostics": diagnostics, "threads": threads}
-                times, tables[name] = _in_a_fresh_process({**spec, "out": str(Path(tmp) / "rows.pkl")})
+                spec = {**spec, "sampler": sampler, "out": str(Path(tmp) / "rows.pkl")}
+                times, tables[name] = _in_a_fresh_process(spec)
                 best[name] = [min(best[name][0], times["wall"]), min(best[name][1], times["cpu"])]
+    return _rows(cell, repeats, best, tables, train_seconds)
+
+
+def _rows(cell, repeats: int, best: dict, tables: dict, train_seconds: float) -> list[dict]:
     size = f"K={cell.K}, V={cell.data.V}, N={cell.data.N}, {cell.evaluation.n_eval} queries"
-    (bw, bc), (ow, oc), (_, dc) = best.values()
-    same = tables_identical(tables["before"], tables["optimised"])
+    (bw, bc), (ew, ec), (fw, fc), (_, dc) = best.values()
+    precision = pd.DataFrame(tables["fast"]).query("kind == 'recovery' and model == 'diffusion'")["sampler"].iloc[0]
     return [
-        row(f"{LABEL} ({size}), wall, best of {repeats}", ow, "s", bw / ow),
-        row(f"{LABEL} ({size}), CPU, best of {repeats}", oc, "s", bc / oc),
+        row(f"{LABEL} ({size}), fast sampler [{precision}], wall, best of {repeats}", fw, "s", bw / fw),
+        row(f"{LABEL} ({size}), fast sampler [{precision}], CPU, best of {repeats}", fc, "s", bc / fc),
+        row(f"{LABEL} ({size}), exact sampler, wall, best of {repeats}", ew, "s", bw / ew),
+        row(f"{LABEL} ({size}), exact sampler, CPU, best of {repeats}", ec, "s", bc / ec),
         row(f"transition cell evaluation before ({size}), wall", bw, "s"),
         row(f"transition cell evaluation before ({size}), CPU", bc, "s"),
-        row("transition cell tables identical, optimised vs before", float(same), "bool"),
-        row("transition cell diagnostics (NELBO, fixed points, entropy at 5 t), optimised, CPU", dc - oc, "s"),
+        row(
+            "transition cell tables identical, exact sampler vs before",
+            float(tables_identical(tables["before"], tables["exact"])),
+            "bool",
+        ),
+        row(
+            "transition cell rows without draws identical, fast sampler vs before",
+            float(deterministic_rows_identical(tables["before"], tables["fast"])),
+            "bool",
+        ),
+        row(
+            "transition cell recovery, fast vs before, largest |difference| (18 rows)",
+            recovery_gap(tables["before"], tables["fast"]),
+            "SE",
+        ),
+        row("transition cell diagnostics (NELBO, fixed points, entropy at 5 t), fast, CPU", dc - fc, "s"),
         row("transition cell network training or loading", train_seconds, "s"),
     ]
 

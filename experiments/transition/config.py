@@ -76,7 +76,8 @@ class Config:
     ``OUT/transition/checkpoints``).  ``d_models``, when not empty, sweeps these network
     widths instead of ``d_model`` (the ``sizes`` preset).  ``entropy_ts``, ``fixed_point_t`` and
     ``nelbo_times`` set the diagnostics of :mod:`.diagnostics` (``()``, ``None`` and 0 switch
-    them off).
+    them off).  ``sampler`` chooses how the restores and generations draw
+    (:class:`~.sampling.Engine`): ``fast`` (default) or ``exact``.
     """
 
     models: tuple[str, ...] = MODEL_CHOICES
@@ -107,6 +108,9 @@ class Config:
     entropy_ts: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 0.9)
     fixed_point_t: float | None = 0.05
     nelbo_times: int = 8  # stratified times per sequence of the NELBO
+    # the ancestral draws (.sampling.SAMPLERS): "fast" = fused network (bfloat16 matmuls on CPUs
+    # with native bfloat16) and one uniform per token; "exact" = the memories' own samples
+    sampler: str = "fast"
     seeds: tuple[int, ...] = (0,)
     checkpoint_root: str | None = None
     device: str = "cpu"
@@ -182,6 +186,7 @@ class EvalSpec:
     entropy_ts: tuple[float, ...] = ()
     fixed_point_t: float | None = None
     nelbo_times: int = 0
+    sampler: str = "exact"
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,8 @@ def _check(config: Config) -> None:
         )
     if isinstance(config.nelbo_times, bool) or not isinstance(config.nelbo_times, int) or config.nelbo_times < 0:
         raise ValueError(f"nelbo_times must be an int >= 0, got {config.nelbo_times!r}")
+    if config.sampler not in ("exact", "fast"):
+        raise ValueError(f"sampler must be 'exact' or 'fast', got {config.sampler!r}")
     bad = [d for d in _widths(config) if isinstance(d, bool) or not isinstance(d, int) or d < 1 or d % config.n_heads]
     if bad:
         raise ValueError(f"network widths must be positive multiples of n_heads={config.n_heads}, got {bad}")

@@ -70,7 +70,7 @@ def run_cell(cell: Cell, *, chunk: int | None = CHUNK) -> list[dict]:
     for model in cell.models:
         mem = build_memory(model, cell).fit(ps.train, vocab_size=ps.vocab_size)
         # how a diffusion memory is run (the network traced once, see .sampling); classical: itself
-        engine = None if model == "classical" else sampling.Engine(mem, chunk)
+        engine = None if model == "classical" else sampling.Engine(mem, chunk, cell.evaluation.sampler)
         if model == "diffusion":
             learned = engine
             rows.append(_training_row(mem))
@@ -87,7 +87,7 @@ def _memory_rows(mem, engine, model: str, cell: Cell, ps: PatternSet, originals:
     """Recovery, generation and (diffusion memories, run by ``engine``) entropy and fixed-point rows of a memory."""
     rows = _recovery_rows(mem, engine, model, cell, originals, queries)
     samples = _generate(mem, engine, model, cell, ps)
-    rows.append(_generation_row(model, samples, ps, cell.evaluation.delta))
+    rows.append({**_generation_row(model, samples, ps, cell.evaluation.delta), **_sampler_column(engine)})
     if engine is None:
         return rows
     clean = {"train": ps.train[: cell.evaluation.n_eval], "test": ps.test[: cell.evaluation.n_eval]}
@@ -175,6 +175,7 @@ def _recovery_rows(mem, engine, model: str, cell: Cell, originals: dict, queries
                 "entropy": float(entropy.mean()) if entropy is not None else math.nan,
                 "mean_steps": float(steps.double().mean()),
                 "n": int(q.shape[0]),
+                **_sampler_column(engine),
             }
         )
     return rows
@@ -187,6 +188,11 @@ def _generate(mem, engine, model: str, cell: Cell, ps: PatternSet) -> torch.Tens
     if engine is None:  # the classical net's analogue of "sampling"
         return mem.retrieve(random_states(n, ps.length, ps.vocab_size, generator=g), generator=g).states
     return engine.generate(n, g)
+
+
+def _sampler_column(engine) -> dict:
+    """``{"sampler": "exact (float32)"}`` and the like for a diffusion memory's draws; nothing for the classical net."""
+    return {} if engine is None else {"sampler": f"{engine.sampler} ({engine.precision})"}
 
 
 def _generation_row(model: str, samples: torch.Tensor, ps: PatternSet, delta: float) -> dict:

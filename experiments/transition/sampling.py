@@ -47,17 +47,23 @@ import torch
 from torch import Tensor
 
 from energy.diffusion import conditional_entropy
+from experiments.transition.fused import FusedDenoiser, native_bf16
 from models.diffusion.memory import ENTROPY_TIME, DiffusionMemory
 from models.diffusion.samplers import T_END, time_grid
 from models.diffusion.schedule import EPS, alpha, sigma
 from models.diffusion.train import auto_threads
 from models.threads import torch_threads
 
-__all__ = ["CHUNK", "LogProbFn", "log_probabilities", "keep_freed_memory", "Engine"]
+__all__ = ["CHUNK", "SAMPLERS", "LogProbFn", "log_probabilities", "fused_probabilities", "keep_freed_memory", "Engine"]
 
 #: Rows per chunk.  On the reference machine 64-256 are equally fast (the activations of 128
 #: sequences of 32 tokens, 4 MB, stay in its 32 MB L3 cache); 1024 is 1.4x slower.
 CHUNK = 128
+
+#: How the ancestral draws are made (:class:`Engine`): ``exact`` reproduces the memories' own
+#: samples bit for bit; ``fast`` uses the fused network and one uniform per token (the same
+#: distributions, other samples).
+SAMPLERS = ("exact", "fast")
 
 #: ``(x long (C, L), t float64 (C,)) -> float64 (C, L, V)`` leave-one-out log-probabilities.
 LogProbFn = Callable[[Tensor, Tensor], Tensor]
@@ -115,7 +121,9 @@ def _frozen(model: torch.nn.Module, x: Tensor, s: Tensor) -> torch.nn.Module:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         try:
-            traced = torch.jit.freeze(torch.jit.trace(model, (x, s)))
+            # check_trace off: it reruns the network and compares through torch.testing (over a
+            # second of imports); the probe below checks the trace against the module itself
+            traced = torch.jit.freeze(torch.jit.trace(model, (x, s), check_trace=False))
         except (AttributeError, RuntimeError, TypeError):  # no TorchScript, or a network it cannot follow
             return model
         probe_x, probe_s = x.flip(0)[:3], s.flip(0)[:3]  # other rows, another batch size
@@ -136,6 +144,46 @@ def log_probabilities(mem, chunk: int = CHUNK) -> LogProbFn:
     s = sigma(torch.rand(chunk, generator=g, dtype=torch.float64), EPS).float().to(mem.device_)
     net = _frozen(mem.model_.eval(), x, s)
     return lambda x, t: net(x, sigma(t, EPS).float()).double()  # (C, L, V)
+
+
+def fused_probabilities(mem: DiffusionMemory, chunk: int = CHUNK) -> tuple[LogProbFn, str]:
+    """The ``fast`` sampler's leave-one-out probabilities ``float32 (C, L, V)`` of a network, and their precision.
+
+    The network runs as a frozen trace of :class:`.fused.FusedDenoiser`, with bfloat16 matmuls
+    (precision ``"bfloat16"``) where the CPU has native bfloat16 dot products, else in float32.
+    """
+    bf16 = mem.device_.type == "cpu" and native_bf16()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, mem.vocab_size_, (chunk, mem.patterns_.shape[1]), generator=g).to(mem.device_)
+    s = sigma(torch.rand(chunk, generator=g, dtype=torch.float64), EPS).float().to(mem.device_)
+    fused = FusedDenoiser(mem.model_, bf16=bf16).eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            net = torch.jit.freeze(torch.jit.trace(fused, (x, s), check_trace=False))
+        except (AttributeError, RuntimeError, TypeError):  # no TorchScript: the module itself
+            net = fused
+    # float32 probabilities: the draw's arithmetic then runs in float32 as well (rounding ~1e-7,
+    # far below the bfloat16 matmuls' ~1e-2)
+    return (lambda x, t: net(x, sigma(t, EPS).float())), ("bfloat16" if bf16 else "float32")
+
+
+def _draw_inverse_cdf(x: Tensor, pi: Tensor, s: float, t: float, generator: torch.Generator) -> Tensor:
+    """``x_s ~ q(x_s | x_t = x, x_0 = pi)`` by inversion: one uniform per token instead of ``V``.
+
+    The unnormalised posterior ``num`` of :func:`_draw`, summed along the vocabulary; the token
+    is the first whose running sum exceeds ``u`` times the total.  The same distribution as
+    the Gumbel-max draw, from other random numbers, in the dtype of ``pi`` (float32 or float64;
+    ``pi`` is overwritten).
+    """
+    V = pi.shape[-1]
+    a_t, a_s = alpha(t, EPS), alpha(s, EPS)
+    z = x.unsqueeze(-1)  # (C, L, 1)
+    observed = pi.gather(-1, z).mul_(V * a_t).add_(a_t / a_s - a_t)
+    cdf = pi.mul_(a_s - a_t).add_((a_s - a_t) * (1 - a_s) / (V * a_s)).scatter_add_(-1, z, observed).cumsum_(-1)
+    u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, dtype=cdf.dtype).to(cdf.device)
+    return (cdf < u.mul_(cdf[..., -1:])).sum(-1).clamp_max_(V - 1)  # (C, L)
 
 
 def _draw(x: Tensor, pi: Tensor, s: float, t: float, generator: torch.Generator) -> Tensor:
@@ -165,17 +213,37 @@ class Engine:
     chunk : int, optional
         Rows per denoiser call (the optimised path); ``None``: the memory's own methods on
         whole batches (the reference path).
+    sampler : {"exact", "fast"}
+        How the ancestral draws of :meth:`restore` and :meth:`generate` are made (with a
+        ``chunk``): ``exact``, the memory's own samples bit for bit; ``fast``, a trained
+        network through :func:`fused_probabilities` and one uniform per token
+        (:func:`_draw_inverse_cdf`): the same distributions, other samples.  Denoising,
+        entropies and every other deterministic output use the exact network either way.
 
     Every method takes and returns CPU tensors and leaves its inputs unchanged.  The optimised
     path calls :func:`keep_freed_memory` (once per process).
     """
 
-    def __init__(self, mem, chunk: int | None = CHUNK) -> None:
+    def __init__(self, mem, chunk: int | None = CHUNK, sampler: str = "exact") -> None:
         self.mem = mem
         self.chunk = chunk
+        self.sampler = "exact" if chunk is None else sampler
         if chunk is not None:
             keep_freed_memory()
-        self._log_probs = None if chunk is None else log_probabilities(mem, chunk)
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+        learned = isinstance(mem, DiffusionMemory)
+        #: precision of the probabilities the draws use: float64 (the oracle), float32 or bfloat16
+        self.precision = "float32" if learned else "float64"
+        self._log_probs = self._probs = None
+        if chunk is not None:
+            self._log_probs = exact = log_probabilities(mem, chunk)
+            self._probs = lambda x, t: exact(x, t).exp_()
+            if self.sampler == "fast" and learned:
+                self._probs, self.precision = fused_probabilities(mem, chunk)
+            elif self.sampler == "fast":  # the oracle's probabilities as it computes them, not exp(log(.))
+                self._probs = mem.oracle_.loo
+        self._draw = _draw_inverse_cdf if self.sampler == "fast" else _draw
         self._threads = auto_threads(mem.model_, mem.device_, None) if isinstance(mem, DiffusionMemory) else None
 
     def map(self, fn: Callable[[Tensor, slice], Tensor], x: Tensor, t: float | Tensor) -> Tensor:
@@ -204,7 +272,7 @@ class Engine:
 
     def _step(self, x: Tensor, t: float, s: float, generator: torch.Generator) -> Tensor:
         """One ancestral step ``t -> s`` of a chunk: the plug-in posterior's draw."""
-        return _draw(x, self._log_probs(x, _times(t, x)).exp_(), s, t, generator)
+        return self._draw(x, self._probs(x, _times(t, x)), s, t, generator)
 
     def _ancestral(self, x: Tensor, t: float, generator: torch.Generator) -> tuple[Tensor, int]:
         """States at ``t = 0`` and the denoiser calls per row (grid steps + final noise removal)."""
