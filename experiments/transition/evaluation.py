@@ -12,8 +12,9 @@
 3. ``divergence`` rows: the learned leave-one-out prediction against the exact one;
    ``nelbo`` rows: the learned model's NELBO per token on train and test sequences.
 
-The diffusion memories run through the row-chunked samplers of :mod:`.sampling` (the same
-samples as their own ``retrieve`` / ``generate``, about twice as fast on a CPU).
+The diffusion memories run through the row-chunked samplers of :mod:`.sampling`: ``exact``
+gives the samples of their own ``retrieve`` / ``generate``; ``fast`` (the config's default),
+the same distributions about twice as fast on a CPU.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The evaluation's samplers on a CPU budget: the memories' own samples and numbers, about twice as fast.
+"""The evaluation's samplers on a CPU budget: the memories' own distributions, about twice as fast.
 
 A transition cell restores 1024 queries per split and corruption level with the ancestral
 sampler: about 180 network calls on 1024 sequences, 70 of the cell's 87 CPU seconds before
-this module (quick preset, K = 128, one thread).  Three things made them slow, none of them
-the arithmetic of the network:
+this module (quick preset, K = 128, one thread).  Four things made them slow, only the last
+of them the arithmetic of the network:
 
 * **Page faults.**  At 1024 sequences every activation (``(B, L, 4 d)`` float32: 32 MB) and
   every float64 ``(B, L, V)`` tensor of the sampler (8 MB) is a fresh allocation that the C
@@ -18,21 +18,30 @@ the arithmetic of the network:
 * **Python dispatch** of the eager network, ~15 % at 128 rows: the network is run as a frozen
   TorchScript trace (:func:`log_probabilities`), used only when it reproduces the module's
   output bit for bit on a probe batch.
-* **Bookkeeping.**  ``samplers.ancestral`` materialises the posterior ``q(x_s | x_t, pi)`` in
-  float64 (one-hot codes, a dozen passes), takes its log and adds Gumbel noise (two more
-  logs).  :func:`_draw` makes the same draw from the same uniforms with four passes: the
-  posterior's normaliser is constant per position and the observed token's extra mass is a
-  gather / scatter on ``(B, L)``, so ``argmax_v log q_v + G_v = argmax_v num_v / E_v`` with
-  ``E = -log U``.
+* **Bookkeeping and arithmetic.**  ``samplers.ancestral`` materialises the posterior
+  ``q(x_s | x_t, pi)`` in float64 (one-hot codes, a dozen passes), takes its log and adds
+  Gumbel noise (two more logs).  :func:`_draw` makes the same draw from the same uniforms with
+  four passes: the posterior's normaliser is constant per position and the observed token's
+  extra mass is a gather / scatter on ``(B, L)``, so ``argmax_v log q_v + G_v = argmax_v
+  num_v / E_v`` with ``E = -log U``.
 
-So every step uses the network output and the uniforms of ``samplers.ancestral`` (drawn chunk
-after chunk from the same generator, which on the CPU gives the numbers of one draw over the
-whole batch); the two formulas pick different tokens only where two candidates tie to within
-float64 rounding.  An :class:`Engine` bundles this for one memory; with ``chunk=None`` it calls
-the memory's own ``retrieve`` / ``generate`` / ``denoise`` instead (the reference path, kept for
-the tests and ``benchmarks/transition_eval.py``).  The rows of a cell are the same by both,
-checked bit for bit on the K = 128 quick cell and on 20 seeds of a tiny one
-(``tests/experiments_suite/test_transition_diagnostics.py``).
+Two samplers (:data:`SAMPLERS`) share this.  ``exact`` uses the network output and the
+uniforms of ``samplers.ancestral`` (drawn chunk after chunk from the same generator, which on
+the CPU gives the numbers of one draw over the whole batch): the two formulas pick different
+tokens only where two candidates tie to within float64 rounding, so its rows are the memories'
+own, bit for bit (checked on the K = 128 quick cell and on 20 seeds of a tiny one,
+``tests/experiments_suite/test_transition_diagnostics.py``).  ``fast`` (the transition's
+default) also cuts the arithmetic: the network runs as :class:`.fused.FusedDenoiser` (fewer
+element-wise passes; bfloat16 matmuls where the CPU has native bfloat16 dot products), the
+draw inverts the running sum of the posterior with one float32 uniform per token
+(:func:`_draw_inverse_cdf`) and the oracle hands over its probabilities without a log / exp
+round trip.  Its draws follow the same distributions from other random numbers, so its rows
+agree with the exact ones up to sampling noise; everything deterministic (denoising,
+entropies of given sequences, NELBO, divergence, fixed points) uses the exact network under
+both (``tests/experiments_suite/test_transition_fast.py``).  An :class:`Engine` bundles this
+for one memory; with ``chunk=None`` it calls the memory's own ``retrieve`` / ``generate`` /
+``denoise`` instead (the reference path, kept for the tests and
+``benchmarks/transition_eval.py``).
 """
 
 from __future__ import annotations
