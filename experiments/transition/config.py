@@ -117,7 +117,7 @@ class Config:
 
 
 PRESETS = {
-    # The CPU recipe of docs/theory.md §7.1/§7.4, ~10 minutes on 2 cores with --jobs 2, with three
+    # The CPU recipe of docs/theory.md §7.1/§7.4, 8.5 minutes on 2 cores with --jobs 2, with three
     # choices made within or beyond it (docs/transition.md, "Choice of the recipe"):
     # * 1500 steps, the low end of §7.1's 1500-2000, and dropout 0.1 as in the paper's DiT
     #   (docs/theory.md §6.1).  With 2000 steps and no dropout this 184 k-parameter network still
