@@ -91,7 +91,8 @@ def test_fast_sampler_agrees_with_the_exact_one_up_to_sampling_noise(both):
         "fast (float64)",
     }
     # two independent estimates of the same mean over n queries: their difference has sd
-    # sqrt(2) * std / sqrt(n); 5 of those (two-sided 6e-7) for each of the 12 rows
+    # sqrt(2) * std / sqrt(n); 5 of those (two-sided 6e-7) for each of the 12 rows (passed at
+    # seed offsets 0-20)
     se = (rec["recovery_std_e"] ** 2 + rec["recovery_std_f"] ** 2).pow(0.5) / rec["n_e"].pow(0.5)
     assert ((rec["recovery_e"] - rec["recovery_f"]).abs() <= 5 * se + 1e-9).all(), rec[
         ["model", "split", "t", "recovery_e", "recovery_f"]
