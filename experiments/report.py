@@ -135,6 +135,7 @@ th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: ta
 .scroll { overflow-x: auto; max-width: 100%; }
 tr.pass { background: PASS22; } tr.fail { background: FAIL22; } td.verdict { font-weight: bold; }
 tr.pass td.verdict, .badge.pass { background: PASS; } tr.fail td.verdict, .badge.fail { background: FAIL; }
+tr.info td.verdict { background: #ddd; }
 .badge { display: inline-block; white-space: nowrap; padding: 0.1em 0.6em; border-radius: 0.8em;
          font-weight: bold; color: #000000; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; white-space: pre-wrap; }
@@ -158,16 +159,21 @@ def _verdicts(checks: pd.DataFrame) -> tuple[str, str]:
     if checks is None or not len(checks):
         return '<p class="note">No acceptance check applies to this table.</p>', ""
     rows = []
-    for r in checks.itertuples(index=False):
-        cls, word = ("pass", "pass") if r.passed else ("fail", "FAIL")
+    # role "reported": a criterion shown for comparison, not judged (e.g. one that is judged
+    # only over several seeds, on a one-seed run)
+    reported = checks["role"].eq("reported") if "role" in checks else pd.Series(False, index=checks.index)
+    for r, info in zip(checks.itertuples(index=False), reported, strict=True):
+        cls, word = ("info", "info") if info else ("pass", "pass") if r.passed else ("fail", "FAIL")
         value = f"{r.value:.3g}" if isinstance(r.value, int | float | np.number) else _e(r.value)
         rows.append(
             f'<tr class="{cls}"><td class="verdict">{word}</td><td>{_e(r.check)}</td>'
             f'<td class="num">{value}</td><td>{_e(r.threshold)}</td></tr>'
         )
-    n_pass = int(checks["passed"].sum())
-    cls = "pass" if n_pass == len(checks) else "fail"
-    badge = f'<span class="badge {cls}">{n_pass} / {len(checks)} checks pass</span>'
+    judged = checks[~reported]
+    n_pass = int(judged["passed"].sum())
+    cls = "pass" if n_pass == len(judged) else "fail"
+    extra = f", {int(reported.sum())} reported" if reported.any() else ""
+    badge = f'<span class="badge {cls}">{n_pass} / {len(judged)} checks pass{extra}</span>'
     head = "<tr><th>verdict</th><th>check</th><th>value (worst case)</th><th>threshold</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>", badge
 

@@ -126,7 +126,7 @@ def acceptance(results: pd.DataFrame, dataset: str = "div4", d_model: int | None
         One row per check: ``check``, ``value`` (mean over seeds of the worst case over the K /
         t the check covers), ``sd``, ``min``, ``max``, ``n_seeds``, ``bound``, ``threshold``,
         ``role`` (``"signature"``, or ``"reported"`` for a criterion kept for comparison, not
-        judged), ``passed``.
+        judged: the ``K = 128`` absolute gaps on fewer than three seeds), ``passed``.
     """
     df = results[results["dataset"] == dataset]
     if d_model is not None:
@@ -200,7 +200,8 @@ def _gap_checks(add, learned: pd.Series, ks: list, ts: list) -> None:
     for k in (k for k in ks if k >= LARGE_K):
         for t in (0.1, 0.25):
             if t in ts:
-                role = "signature" if k >= GAP_FROM_K else "reported"
+                # at LARGE_K the single-seed values straddle the bar: judged over >= 3 seeds only
+                role = "reported" if k < GAP_FROM_K else "over seeds" if k == LARGE_K else "signature"
                 add(f"K={k}: |train - test| learned recovery, t={t}", abs(gap[(t, k)]), "<=", LARGE_K_GAP, role)
     if LARGE_K in ks and MID_K in ks and 0.1 in ts:
         ratio = gap[(0.1, LARGE_K)] / gap[(0.1, MID_K)]

@@ -27,6 +27,17 @@ SE_MARGIN = 2.0
 _OPS = (">=", "<=", "==")
 
 
+#: Seeds below which an "over seeds" check is reported instead of judged: its single-seed
+#: values straddle the threshold (docs/transition.md, "Verdicts over seeds").
+MIN_SEEDS = 3
+
+
+def _role(role: str, n_seeds: int) -> str:
+    if role != "over seeds":
+        return role
+    return "signature" if n_seeds >= MIN_SEEDS else "reported"
+
+
 def verdicts(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Aggregate per-seed check values into one verdict per check.
 
@@ -34,7 +45,9 @@ def verdicts(per_seed: pd.DataFrame) -> pd.DataFrame:
     ----------
     per_seed : pandas.DataFrame
         Rows ``check``, ``seed``, ``value``, ``op`` (one of ``>=``, ``<=``, ``==``),
-        ``threshold``, ``role`` (``"signature"`` or ``"reported"``), in check order.
+        ``threshold``, ``role`` (``"signature"``, ``"reported"`` or ``"over seeds"``: a
+        signature judged only on a distribution of at least :data:`MIN_SEEDS` seeds and
+        reported, not judged, on fewer), in check order.
 
     Returns
     -------
@@ -71,7 +84,7 @@ def verdicts(per_seed: pd.DataFrame) -> pd.DataFrame:
                 "n_seeds": n,
                 "bound": bound,
                 "threshold": f"{op} {thr:g}",
-                "role": g["role"].iloc[0],
+                "role": _role(g["role"].iloc[0], n),
                 "passed": bool(passed),
             }
         )

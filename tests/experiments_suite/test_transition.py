@@ -306,6 +306,7 @@ def test_quick_preset_shows_the_memorisation_to_generalisation_transition(quick_
     checks = quick_checks.set_index("check")
     seed_sensitive = [c for c in checks.index if c.startswith("K=128: |train - test|")]
     assert len(seed_sensitive) == 2
+    assert (checks.loc[seed_sensitive, "role"] == "reported").all()  # one seed: reported, not judged
     asserted = checks.drop(index=seed_sensitive)
     assert len(asserted) == 3 + 2 + 4 + 1 + 3 * 3 + 1  # K = 4; floor at K = 4, 8; gaps; ratio; K >= 128; oracle
     assert (asserted["role"] == "signature").all()
