@@ -1,4 +1,4 @@
-"""Evaluation of one transition cell: the optimised samplers against the memories' own calls, side by side.
+"""Evaluation of one transition cell: the exact and fast samplers against the memories' own calls, side by side.
 
 Setting: the quick preset's K = 128 cell (div4, V = L = 32, seed 0; 1024 train and 1024 test
 queries at t = 0.1 / 0.25 / 0.5 restored by the learned network, the oracle and the classical
@@ -11,16 +11,19 @@ the rest of its process, which would otherwise speed up a reference run after it
 
 * ``before``: ``run_cell(cell, chunk=None)``, every diffusion memory through its own
   ``retrieve`` / ``generate`` / ``denoise`` on whole batches (the evaluation as it was);
-* ``optimised``: ``run_cell(cell)``, the row-chunked samplers of
-  ``experiments/transition/sampling.py``.
+* ``exact``: ``run_cell(cell)`` with ``sampler = "exact"``, the row-chunked samplers of
+  ``experiments/transition/sampling.py`` drawing the memories' own samples;
+* ``fast``: the same with ``sampler = "fast"`` (fused network, bfloat16 matmuls where the CPU
+  has native bfloat16, one uniform per token);
+* ``fast, with diagnostics``: the fast path with the ``nelbo``, ``fixed_point`` and
+  ``entropy_t`` rows, which the other three leave out (the cell as it was before them).
 
-Both evaluate the cell as it was before the diagnostics (``nelbo``, ``fixed_point`` and
-``entropy_t`` rows) were added, which are switched off in its config; a third run, the optimised
-path with them, gives their cost.  Rows give the best wall and CPU (user + system) seconds of
-each (inside the process, start-up excluded), the speed-up ``before / optimised`` as the ratio,
-whether the two tables are identical (every column but the timings, number for number) and the
-diagnostics' CPU seconds.  ``--quick``: a tiny cell (V = L = 8, K = 6, 20 training steps) in
-seconds.  Run ``python -m benchmarks.transition_eval``.
+Rows give the best wall and CPU (user + system) seconds of each (inside the process, start-up
+excluded), the speed-ups ``before / fast`` and ``before / exact`` as ratios, whether the exact
+path's table equals the reference's (every column but the timings, number for number), whether
+the fast path's rows without draws do, the fast path's largest recovery difference in standard
+errors (:func:`recovery_gap`) and the diagnostics' CPU seconds.  ``--quick``: a tiny cell
+(V = L = 8, K = 6, 20 training steps) in seconds.  Run ``python -m benchmarks.transition_eval``.
 """
 
 from __future__ import annotations

@@ -54,9 +54,9 @@ __all__ = [
 ROWS = "per regime (transition / duplication) x K x seed x model x split x audited sequence"
 FIGURES = ("audit_basin_vs_extraction", "audit_auc", "audit_duplication")
 RUNTIME = {
-    "quick": "about 4 min with --backend joblib --jobs 2 on 2 CPU cores when its 12 networks exist (226 s "
-    "measured); 21 min measured when 8 of them were trained by the run (160-300 s each); about 11 min "
-    "(estimated) when only the transition's quick checkpoints exist",
+    "quick": "93 s with --backend joblib --jobs 2 on 2 CPU cores inside reproduce (seed 0: the transition's 3 "
+    "networks exist, 1 duplication network trained; measured from a fresh clone); with --seeds 0,1,2: 226 s "
+    "when its 12 networks exist, 21 min measured when 8 of them were trained by the run (160-300 s each)",
     "paper": "hours on CPU (not measured)",
 }
 EXAMPLES = (

@@ -49,7 +49,8 @@ Every row carries the content hash of its pattern set (train + test).
 Files: ``config.py`` (Config, presets, cells), ``data.py`` (pattern pools, rule scores),
 ``training.py`` (network spec, checkpoint keys, the three memories), ``evaluation.py``
 (one cell, step by step), ``sampling.py`` (the row-chunked samplers it runs the diffusion
-memories with), ``diagnostics.py`` (NELBO, fixed points, entropy against ``t``),
+memories with: ``exact`` and ``fast``), ``fused.py`` (the network fused for the fast sampler),
+``diagnostics.py`` (NELBO, fixed points, entropy against ``t``),
 ``acceptance.py`` (key numbers, acceptance checks, summary), ``crossing.py`` (the crossing
 ``K`` per network width), ``figures.py`` and ``diagnostic_figures.py``.
 """

@@ -49,7 +49,7 @@ FIGURES = (
     "transition_crossing",
 )
 RUNTIME = {
-    "quick": "about 9 min per seed with --backend joblib --jobs 2 on 2 CPU cores (520 s measured, fresh clone)",
+    "quick": "about 9 min per seed with --backend joblib --jobs 2 on 2 CPU cores (509-540 s measured, fresh clone)",
     "text": "about 8 min with --backend joblib --jobs 2 (489 s measured)",
     "paper": "hours on CPU (not measured); minutes per cell with --device cuda",
     "sizes": "about 11 min with --backend joblib --jobs 2 given the quick run's networks (638 s measured)",
@@ -59,6 +59,7 @@ EXAMPLES = (
     "python -m experiments transition --preset text --out results --backend joblib --jobs 2",
     "python -m experiments transition --set Ks=4,64 --set train_steps=300 --set n_eval=128 --models diffusion,oracle",
     "python -m experiments transition --preset paper --device cuda --backend joblib --jobs 2",
+    "python -m experiments transition --preset quick --set sampler=exact --out results_exact  # own samples",
 )
 
 
@@ -117,7 +118,7 @@ class Config:
 
 
 PRESETS = {
-    # The CPU recipe of docs/theory.md §7.1/§7.4, 8.5 minutes on 2 cores with --jobs 2, with three
+    # The CPU recipe of docs/theory.md §7.1/§7.4, 8.5-9 minutes on 2 cores with --jobs 2, with three
     # choices made within or beyond it (docs/transition.md, "Choice of the recipe"):
     # * 1500 steps, the low end of §7.1's 1500-2000, and dropout 0.1 as in the paper's DiT
     #   (docs/theory.md §6.1).  With 2000 steps and no dropout this 184 k-parameter network still
@@ -186,7 +187,7 @@ class EvalSpec:
     entropy_ts: tuple[float, ...] = ()
     fixed_point_t: float | None = None
     nelbo_times: int = 0
-    sampler: str = "exact"
+    sampler: str = "fast"  # as Config's; sampling.Engine itself defaults to "exact" (the audit's)
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,10 @@ def _gen(*parts) -> torch.Generator:
 def run_cell(cell: Cell, *, chunk: int | None = CHUNK) -> list[dict]:
     """All rows of one (dataset, width, ``K``, seed) cell; see the module docstring for the steps.
 
-    ``chunk``: rows per denoiser call of the diffusion memories (:mod:`.sampling`: the same
-    numbers, faster); ``None`` runs them through their own ``retrieve`` / ``generate`` /
-    ``denoise`` on whole batches, the reference the benchmark and the tests compare with.
+    ``chunk``: rows per denoiser call of the diffusion memories (:mod:`.sampling`: with
+    ``cell.evaluation.sampler == "exact"`` the same numbers, faster); ``None`` runs them through
+    their own ``retrieve`` / ``generate`` / ``denoise`` on whole batches, the reference the
+    benchmark and the tests compare with.
     """
     start = time.perf_counter()
     ps = make_patterns(cell.data, cell.K)

@@ -14,7 +14,7 @@ from the same parameters, for the ancestral draws of the ``fast`` sampler (:mod:
 
 In float32 it agrees with the module to rounding (largest log-probability difference 4.8e-6 on
 a quick-preset K = 128 network); in bfloat16 the probabilities move by up to about 1e-2, which
-the draws turn into sampling noise (docs/benchmarks.md, transition evaluation).  It returns
+the draws turn into sampling noise (docs/transition.md, "Evaluation speed").  It returns
 probabilities, not log-probabilities, since the draws need those.
 """
 

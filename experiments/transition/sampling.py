@@ -35,8 +35,9 @@ default) also cuts the arithmetic: the network runs as :class:`.fused.FusedDenoi
 element-wise passes; bfloat16 matmuls where the CPU has native bfloat16 dot products), the
 draw inverts the running sum of the posterior with one float32 uniform per token
 (:func:`_draw_inverse_cdf`) and the oracle hands over its probabilities without a log / exp
-round trip.  Its draws follow the same distributions from other random numbers, so its rows
-agree with the exact ones up to sampling noise; everything deterministic (denoising,
+round trip.  Its draws follow the same distributions (up to the bfloat16 rounding of the
+network's probabilities, ~1e-2) from other random numbers, so its rows agree with the exact
+ones up to sampling noise; everything deterministic (denoising,
 entropies of given sequences, NELBO, divergence, fixed points) uses the exact network under
 both (``tests/experiments_suite/test_transition_fast.py``).  An :class:`Engine` bundles this
 for one memory; with ``chunk=None`` it calls the memory's own ``retrieve`` / ``generate`` /
@@ -192,7 +193,8 @@ def _draw_inverse_cdf(x: Tensor, pi: Tensor, s: float, t: float, generator: torc
     observed = pi.gather(-1, z).mul_(V * a_t).add_(a_t / a_s - a_t)
     cdf = pi.mul_(a_s - a_t).add_((a_s - a_t) * (1 - a_s) / (V * a_s)).scatter_add_(-1, z, observed).cumsum_(-1)
     u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, dtype=cdf.dtype).to(cdf.device)
-    return (cdf < u.mul_(cdf[..., -1:])).sum(-1).clamp_max_(V - 1)  # (C, L)
+    # the first token whose running sum exceeds u * total (<=: a token of zero mass is never drawn)
+    return (cdf <= u.mul_(cdf[..., -1:])).sum(-1).clamp_max_(V - 1)  # (C, L)
 
 
 def _draw(x: Tensor, pi: Tensor, s: float, t: float, generator: torch.Generator) -> Tensor:
