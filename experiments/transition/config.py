@@ -59,7 +59,7 @@ EXAMPLES = (
     "python -m experiments transition --preset text --out results --backend joblib --jobs 2",
     "python -m experiments transition --set Ks=4,64 --set train_steps=300 --set n_eval=128 --models diffusion,oracle",
     "python -m experiments transition --preset paper --device cuda --backend joblib --jobs 2",
-    "python -m experiments transition --preset quick --set sampler=exact --out results_exact  # own samples",
+    "python -m experiments transition --preset quick --set sampler=exact --out results_exact",
 )
 
 
