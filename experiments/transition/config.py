@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.transition.data import DATASETS, DataSpec, make_patterns
+from experiments.transition.sampling import SAMPLERS
 from experiments.transition.training import MODEL_CHOICES, NetSpec
 
 __all__ = [
@@ -226,8 +227,8 @@ def _check(config: Config) -> None:
         )
     if isinstance(config.nelbo_times, bool) or not isinstance(config.nelbo_times, int) or config.nelbo_times < 0:
         raise ValueError(f"nelbo_times must be an int >= 0, got {config.nelbo_times!r}")
-    if config.sampler not in ("exact", "fast"):
-        raise ValueError(f"sampler must be 'exact' or 'fast', got {config.sampler!r}")
+    if config.sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {config.sampler!r}")
     bad = [d for d in _widths(config) if isinstance(d, bool) or not isinstance(d, int) or d < 1 or d % config.n_heads]
     if bad:
         raise ValueError(f"network widths must be positive multiples of n_heads={config.n_heads}, got {bad}")

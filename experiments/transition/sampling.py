@@ -149,49 +149,56 @@ def log_probabilities(mem, chunk: int = CHUNK) -> LogProbFn:
     """
     if not isinstance(mem, DiffusionMemory):
         return mem.oracle_
+    net = _frozen(mem.model_.eval(), *_trace_batch(mem, chunk))
+    return lambda x, t: net(x, sigma(t, EPS).float()).double()  # (C, L, V)
+
+
+def _trace_batch(mem: DiffusionMemory, chunk: int) -> tuple[Tensor, Tensor]:
+    """``chunk`` random sequences and noise levels ``sigma`` at random times: the batch a network is traced on."""
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, mem.vocab_size_, (chunk, mem.patterns_.shape[1]), generator=g).to(mem.device_)
     s = sigma(torch.rand(chunk, generator=g, dtype=torch.float64), EPS).float().to(mem.device_)
-    net = _frozen(mem.model_.eval(), x, s)
-    return lambda x, t: net(x, sigma(t, EPS).float()).double()  # (C, L, V)
+    return x, s
 
 
 def fused_probabilities(mem: DiffusionMemory, chunk: int = CHUNK) -> tuple[LogProbFn, str]:
     """The ``fast`` sampler's leave-one-out probabilities ``float32 (C, L, V)`` of a network, and their precision.
 
-    The network runs as a frozen trace of :class:`.fused.FusedDenoiser`, with bfloat16 matmuls
-    (precision ``"bfloat16"``) where the CPU has native bfloat16 dot products, else in float32.
+    The network runs as :class:`.fused.FusedDenoiser` (as a frozen trace when that reproduces
+    it, see :func:`_frozen`), with bfloat16 matmuls (precision ``"bfloat16"``) where the CPU has
+    native bfloat16 dot products, else in float32.
     """
     bf16 = mem.device_.type == "cpu" and native_bf16()
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, mem.vocab_size_, (chunk, mem.patterns_.shape[1]), generator=g).to(mem.device_)
-    s = sigma(torch.rand(chunk, generator=g, dtype=torch.float64), EPS).float().to(mem.device_)
-    fused = FusedDenoiser(mem.model_, bf16=bf16).eval()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            net = torch.jit.freeze(torch.jit.trace(fused, (x, s), check_trace=False))
-        except (AttributeError, RuntimeError, TypeError):  # no TorchScript: the module itself
-            net = fused
+    net = _frozen(FusedDenoiser(mem.model_, bf16=bf16).eval(), *_trace_batch(mem, chunk))
     # float32 probabilities: the draw's arithmetic then runs in float32 as well (rounding ~1e-7,
     # far below the bfloat16 matmuls' ~1e-2)
     return (lambda x, t: net(x, sigma(t, EPS).float())), ("bfloat16" if bf16 else "float32")
 
 
+def _numerator_(x: Tensor, pi: Tensor, s: float, t: float) -> Tensor:
+    """``q(x_s | x_t = x, pi)`` up to its normaliser, ``(C, L, V)``, computed in place in ``pi``.
+
+    ``num_v = (a_s - a_t) pi_v + c + [v = z] (V a_t pi_z + a_t|s - a_t)`` with ``z`` the observed
+    token and ``c = (a_s - a_t)(1 - a_s) / (V a_s)``; the normaliser is the same for every ``v``
+    (``process.posterior``).
+    """
+    V = pi.shape[-1]
+    a_t, a_s = alpha(t, EPS), alpha(s, EPS)
+    z = x.unsqueeze(-1)  # (C, L, 1)
+    observed = pi.gather(-1, z).mul_(V * a_t).add_(a_t / a_s - a_t)  # (C, L, 1)
+    return pi.mul_(a_s - a_t).add_((a_s - a_t) * (1 - a_s) / (V * a_s)).scatter_add_(-1, z, observed)
+
+
 def _draw_inverse_cdf(x: Tensor, pi: Tensor, s: float, t: float, generator: torch.Generator) -> Tensor:
     """``x_s ~ q(x_s | x_t = x, x_0 = pi)`` by inversion: one uniform per token instead of ``V``.
 
-    The unnormalised posterior ``num`` of :func:`_draw`, summed along the vocabulary; the token
+    The unnormalised posterior (:func:`_numerator_`), summed along the vocabulary; the token
     is the first whose running sum exceeds ``u`` times the total.  The same distribution as
     the Gumbel-max draw, from other random numbers, in the dtype of ``pi`` (float32 or float64;
     ``pi`` is overwritten).
     """
     V = pi.shape[-1]
-    a_t, a_s = alpha(t, EPS), alpha(s, EPS)
-    z = x.unsqueeze(-1)  # (C, L, 1)
-    observed = pi.gather(-1, z).mul_(V * a_t).add_(a_t / a_s - a_t)
-    cdf = pi.mul_(a_s - a_t).add_((a_s - a_t) * (1 - a_s) / (V * a_s)).scatter_add_(-1, z, observed).cumsum_(-1)
+    cdf = _numerator_(x, pi, s, t).cumsum_(-1)
     u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, dtype=cdf.dtype).to(cdf.device)
     # the first token whose running sum exceeds u * total (<=: a token of zero mass is never drawn)
     return (cdf <= u.mul_(cdf[..., -1:])).sum(-1).clamp_max_(V - 1)  # (C, L)
@@ -200,15 +207,10 @@ def _draw_inverse_cdf(x: Tensor, pi: Tensor, s: float, t: float, generator: torc
 def _draw(x: Tensor, pi: Tensor, s: float, t: float, generator: torch.Generator) -> Tensor:
     """``x_s ~ q(x_s | x_t = x, x_0 = pi)`` by Gumbel-max, the draw of ``samplers.ancestral`` in four passes.
 
-    With ``z`` the observed token, ``process.posterior`` is ``num / den`` with
-    ``num_v = (a_s - a_t) pi_v + c + [v = z] (V a_t pi_z + a_t|s - a_t)`` and ``den`` the same for
-    every ``v``; ``pi`` is overwritten.
+    ``process.posterior`` is :func:`_numerator_` over a normaliser that is the same for every
+    ``v``, which the argmax ignores; ``pi`` is overwritten.
     """
-    V = pi.shape[-1]
-    a_t, a_s = alpha(t, EPS), alpha(s, EPS)
-    z = x.unsqueeze(-1)  # (C, L, 1)
-    observed = pi.gather(-1, z).mul_(V * a_t).add_(a_t / a_s - a_t)  # (C, L, 1)
-    num = pi.mul_(a_s - a_t).add_((a_s - a_t) * (1 - a_s) / (V * a_s)).scatter_add_(-1, z, observed)
+    num = _numerator_(x, pi, s, t)
     u = torch.rand(num.shape, generator=generator, dtype=torch.float64).to(num.device)
     # Gumbel-max: argmax log num + G with G = -log E, E = -log U ~ Exp(1), i.e. argmax num / E
     return num.div_(u.clamp_min_(torch.finfo(torch.float64).tiny).log_().neg_()).argmax(-1)
@@ -238,11 +240,11 @@ class Engine:
     def __init__(self, mem, chunk: int | None = CHUNK, sampler: str = "exact") -> None:
         self.mem = mem
         self.chunk = chunk
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
         self.sampler = "exact" if chunk is None else sampler
         if chunk is not None:
             keep_freed_memory()
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
         learned = isinstance(mem, DiffusionMemory)
         #: precision of the probabilities the draws use: float64 (the oracle), float32 or bfloat16
         self.precision = "float32" if learned else "float64"
@@ -255,7 +257,7 @@ class Engine:
             elif self.sampler == "fast":  # the oracle's probabilities as it computes them, not exp(log(.))
                 self._probs = mem.oracle_.loo
         self._draw = _draw_inverse_cdf if self.sampler == "fast" else _draw
-        self._threads = auto_threads(mem.model_, mem.device_, None) if isinstance(mem, DiffusionMemory) else None
+        self._threads = auto_threads(mem.model_, mem.device_, None) if learned else None
 
     def map(self, fn: Callable[[Tensor, slice], Tensor], x: Tensor, t: float | Tensor) -> Tensor:
         """``fn(log_probs, rows)`` on every chunk of ``x`` at ``t``, concatenated (on the CPU).
